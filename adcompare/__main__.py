@@ -1,0 +1,5 @@
+import sys
+
+from adcompare.cli import main
+
+sys.exit(main())

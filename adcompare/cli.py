@@ -1,0 +1,55 @@
+"""The `adcompare` command. Each subcommand lives in the module that owns its concept; this file
+only wires them into one parser and turns user mistakes into one line and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from adcompare.errors import UserError
+
+# subcommand -> module that defines add_arguments(parser) and main(args) -> int
+COMMANDS = {
+    "list": "adcompare.commands.listing",
+    "vjp": "adcompare.commands.products",
+    "jvp": "adcompare.commands.products",
+    "jacobian": "adcompare.commands.products",
+    "hvp": "adcompare.commands.products",
+    "check": "adcompare.commands.check",
+    "run": "adcompare.suite",
+    "report": "adcompare.report",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's usage errors: one line, status 2
+        print(f"adcompare: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="adcompare", description="Forward vs reverse mode AD across frameworks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.command_help(name))
+        module.add_arguments(name, p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.main(args) or 0)
+    except UserError as err:
+        print(f"adcompare: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("adcompare: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `adcompare` CLI, one module per concept."""
