@@ -1,0 +1,29 @@
+"""A small numpy reference AD engine: forward mode by dual arrays, reverse mode by a flat tape.
+
+    from adcompare import engine
+    y, y_dot = engine.jvp(f, x, t)          # J t (t may be a batch (k, n))
+    y, pullback = engine.vjp(f, x)          # pullback(v) = vᵀJ (v may be a batch (k, m))
+    engine.jacfwd(f)(x), engine.jacrev(f)(x)
+    engine.hvp_fwd_rev(f, x, t)             # also hvp_rev_rev, hvp_rev_fwd
+
+`f` is written against `engine.xp`. Layout: `core` (tracer, bind), `primitives` (the table of
+numpy implementation + JVP + VJP rules), `namespace` (engine.xp), `forward`, `reverse`,
+`transforms`.
+"""
+
+from adcompare.engine import namespace as xp
+from adcompare.engine.primitives import PRIMITIVES
+from adcompare.engine.transforms import (
+    Pullback,
+    grad,
+    hvp_fwd_rev,
+    hvp_rev_fwd,
+    hvp_rev_rev,
+    jacfwd,
+    jacrev,
+    jvp,
+    vjp,
+)
+
+__all__ = ["xp", "jvp", "vjp", "jacfwd", "jacrev", "grad", "hvp_fwd_rev", "hvp_rev_rev", "hvp_rev_fwd",
+           "Pullback", "PRIMITIVES"]

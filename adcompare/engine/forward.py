@@ -1,0 +1,47 @@
+"""Forward mode: dual arrays (value, batched tangent), computed eagerly, no tape.
+
+A `Dual` carries its value and a tangent of shape (k,) + value.shape: k directions at once
+("vector mode"), so a forward-mode Jacobian is one pass carrying the n unit tangents.
+For y = f(x₁, …, x_r):  ẏ = Σᵢ ∂f/∂xᵢ · ẋᵢ, one JVP rule per argument, zero tangents skipped.
+"""
+
+from __future__ import annotations
+
+from adcompare.engine.core import Tracer, bind
+from adcompare.engine.primitives import broadcast_batched
+
+
+class Dual(Tracer):
+    """A value together with k tangents, at one transform level."""
+
+    __slots__ = ("value", "tangent", "level")
+
+    def __init__(self, value, tangent, level):
+        self.value, self.tangent, self.level = value, tangent, level
+
+    def process(self, prim, args, params):
+        level = self.level
+        values, tangents = [], []
+        for a in args:
+            if isinstance(a, Dual) and a.level == level:
+                values.append(a.value)
+                tangents.append(a.tangent)
+            else:
+                values.append(a)
+                tangents.append(None)
+        ans = bind(prim, values, params)
+        rules = prim.jvp
+        if callable(rules):                       # n-ary structural primitive: all tangents at once
+            return Dual(ans, rules(tangents, ans, *values, **params), level)
+        out = None
+        for rule, t in zip(rules, tangents):
+            if t is None:
+                continue
+            if prim.broadcasts and t.shape[1:] != ans.shape:
+                t = broadcast_batched(t, ans.shape)
+            contribution = rule(t, ans, *values, **params)
+            out = contribution if out is None else out + contribution
+        return Dual(ans, out, level)
+
+    def __repr__(self):
+        return f"Dual(level={self.level}, value={self.value!r}, tangent={self.tangent!r})"

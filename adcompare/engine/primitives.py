@@ -1,0 +1,262 @@
+"""The primitive table: for every primitive its numpy implementation, JVP rule and VJP rules, side by side.
+
+Conventions (they make one rule serve the single and the batched case):
+- a tangent t or cotangent g has ONE leading batch axis: shape (k,) + shape of the value;
+- axes are stored negative, so an axis still names the same dimension after a batch axis is
+  prepended (sum, max, roll, stack, concat, getitem use `Ellipsis` + trailing entries);
+- rules are written with the engine's own ops (the names below), never raw numpy on tracers,
+  so a rule applied to traced values is recorded/differentiated again: that is nesting;
+- elementwise binary primitives are marked `broadcasts=True`: the transforms broadcast tangents
+  to the output shape before the JVP rule and apply `unbroadcast` after the VJP rule.
+
+Rules receive `ans` (the output) so exp/tanh/sqrt/div reuse it instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from adcompare.engine.core import Primitive, value_of
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def defprim(name, impl, jvp, vjp, broadcasts=False) -> Primitive:
+    """Add one row to the table; the returned primitive is also the op that applies it."""
+    prim = Primitive(name, impl, jvp, vjp, broadcasts)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+class PerArgument:
+    """VJP rules of an n-ary primitive: `rules[i]` is `rule(i, g, ans, *args, **params)` with i bound."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, i):
+        return lambda g, ans, *args, **params: self.rule(i, g, ans, *args, **params)
+
+
+def _reduce_impl(reducer):
+    # np.sum of a 1-D array is a numpy scalar; keep 0-d ndarrays so `.nbytes`, `.shape` and
+    # in-place-free semantics are uniform.
+    return lambda x, axis, keepdims: np.asarray(reducer(x, axis=axis, keepdims=keepdims))
+
+
+def _stack_impl(*xs, axis):
+    return np.stack(xs, axis=axis)
+
+
+def _concat_impl(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def _scatter_impl(g, idx, shape):
+    """Zeros of `lead + shape` with `g` written at `idx` (idx = (Ellipsis, *basic entries))."""
+    kept = builtins.sum(isinstance(i, slice) for i in idx)
+    out = np.zeros(g.shape[: g.ndim - kept] + tuple(shape), dtype=g.dtype)
+    out[idx] = g
+    return out
+
+
+# --- elementwise -----------------------------------------------------------------------------
+# Unary: ∂ exp = exp, ∂ log = 1/x, ∂ sin = cos, ∂ cos = −sin, ∂ tanh = 1 − tanh², ∂ √x = 1/(2√x).
+negative = defprim("negative", np.negative,
+                   jvp=(lambda t, ans, x: -t,),
+                   vjp=(lambda g, ans, x: -g,))
+exp = defprim("exp", np.exp,
+              jvp=(lambda t, ans, x: t * ans,),
+              vjp=(lambda g, ans, x: g * ans,))
+log = defprim("log", np.log,
+              jvp=(lambda t, ans, x: t / x,),
+              vjp=(lambda g, ans, x: g / x,))
+sin = defprim("sin", np.sin,
+              jvp=(lambda t, ans, x: t * cos(x),),
+              vjp=(lambda g, ans, x: g * cos(x),))
+cos = defprim("cos", np.cos,
+              jvp=(lambda t, ans, x: -(t * sin(x)),),
+              vjp=(lambda g, ans, x: -(g * sin(x)),))
+tanh = defprim("tanh", np.tanh,
+               jvp=(lambda t, ans, x: t * (1.0 - ans * ans),),
+               vjp=(lambda g, ans, x: g * (1.0 - ans * ans),))
+sqrt = defprim("sqrt", np.sqrt,
+               jvp=(lambda t, ans, x: t / (2.0 * ans),),
+               vjp=(lambda g, ans, x: g / (2.0 * ans),))
+absolute = defprim("absolute", np.abs,
+                   jvp=(lambda t, ans, x: t * np.sign(value_of(x)),),
+                   vjp=(lambda g, ans, x: g * np.sign(value_of(x)),))
+# x ** p for a constant exponent p: ∂ = p·x^(p−1). p is a parameter, never differentiated.
+power = defprim("power", lambda x, p: np.power(x, p),
+                jvp=(lambda t, ans, x, p: t * (p * x ** (p - 1)),),
+                vjp=(lambda g, ans, x, p: g * (p * x ** (p - 1)),))
+
+# Binary, broadcasting: the rules see tangents already broadcast to the output's shape, and
+# return cotangents of the output's shape (summed back to each argument's shape afterwards).
+add = defprim("add", np.add,
+              jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
+              vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), broadcasts=True)
+subtract = defprim("subtract", np.subtract,
+                   jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
+                   vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), broadcasts=True)
+multiply = defprim("multiply", np.multiply,
+                   jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
+                   vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), broadcasts=True)
+# x / y: ∂x = 1/y, ∂y = −x/y² = −ans/y.
+divide = defprim("divide", np.divide,
+                 jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -(t * ans) / y),
+                 vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y), broadcasts=True)
+# where(cond, x, y) with a constant boolean cond: the derivative flows to the chosen branch.
+where = defprim("where", lambda x, y, cond: np.where(cond, x, y),
+                jvp=(lambda t, ans, x, y, cond: where(t, 0.0, cond=cond),
+                     lambda t, ans, x, y, cond: where(0.0, t, cond=cond)),
+                vjp=(lambda g, ans, x, y, cond: where(g, 0.0, cond=cond),
+                     lambda g, ans, x, y, cond: where(0.0, g, cond=cond)), broadcasts=True)
+
+
+# --- reductions --------------------------------------------------------------------------------
+def _keepdims_shape(shape, axis):
+    return tuple(1 if i - len(shape) in axis else s for i, s in enumerate(shape))
+
+
+def _with_kept_dims(g, x, axis, keepdims):
+    """The batched reduction result g reshaped so it broadcasts against (k,) + x.shape."""
+    return g if keepdims else reshape(g, shape=g.shape[:1] + _keepdims_shape(x.shape, axis))
+
+
+def _max_share(ans, x, axis, keepdims):
+    """Where x attains its max: 1/(number of ties), else 0. The cotangent is split over ties."""
+    xv, av = value_of(x), value_of(ans)
+    if not keepdims:
+        av = av.reshape(_keepdims_shape(xv.shape, axis))
+    hit = (xv == av).astype(xv.dtype)
+    return hit / hit.sum(axis=axis, keepdims=True)
+
+
+# sum: tangent = sum of tangents; cotangent = g broadcast back over the summed axes.
+sum = defprim("sum", _reduce_impl(np.sum),
+              jvp=(lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),),
+              vjp=(lambda g, ans, x, axis, keepdims:
+                   broadcast_to(_with_kept_dims(g, x, axis, keepdims), shape=g.shape[:1] + x.shape),))
+# max: a weighted sum with weights `_max_share` (a constant once x is known).
+max = defprim("max", _reduce_impl(np.max),
+              jvp=(lambda t, ans, x, axis, keepdims:
+                   sum(t * _max_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+              vjp=(lambda g, ans, x, axis, keepdims:
+                   _with_kept_dims(g, x, axis, keepdims) * _max_share(ans, x, axis, keepdims),))
+
+
+# --- structure (linear primitives: the tangent goes through the same op) ---------------------
+reshape = defprim("reshape", lambda x, shape: np.reshape(x, shape),
+                  jvp=(lambda t, ans, x, shape: reshape(t, shape=t.shape[:1] + ans.shape),),
+                  vjp=(lambda g, ans, x, shape: reshape(g, shape=g.shape[:1] + x.shape),))
+broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                       jvp=(lambda t, ans, x, shape: broadcast_batched(t, ans.shape),),
+                       vjp=(lambda g, ans, x, shape: unbroadcast(g, x.shape),))
+matrix_transpose = defprim("matrix_transpose", lambda x: np.swapaxes(x, -1, -2),
+                           jvp=(lambda t, ans, x: matrix_transpose(t),),
+                           vjp=(lambda g, ans, x: matrix_transpose(g),))
+roll = defprim("roll", lambda x, shift, axis: np.roll(x, shift, axis),
+               jvp=(lambda t, ans, x, shift, axis: roll(t, shift=shift, axis=axis),),
+               vjp=(lambda g, ans, x, shift, axis: roll(g, shift=_negate(shift), axis=axis),))
+# getitem with basic indices only; idx = (Ellipsis, *entries) indexes the trailing dimensions.
+# Its transpose writes the cotangent into zeros (`scatter`), and scatter's transpose is getitem.
+getitem = defprim("getitem", lambda x, idx: x[idx],
+                  jvp=(lambda t, ans, x, idx: getitem(t, idx=idx),),
+                  vjp=(lambda g, ans, x, idx: scatter(g, idx=idx, shape=x.shape[x.ndim - len(idx) + 1:]),))
+scatter = defprim("scatter", _scatter_impl,
+                  jvp=(lambda t, ans, g, idx, shape: scatter(t, idx=idx, shape=shape),),
+                  vjp=(lambda g, ans, x, idx, shape: getitem(g, idx=idx),))
+stack = defprim("stack", _stack_impl,
+                jvp=lambda ts, ans, *xs, axis: stack(*_zeros_for_missing(ts, xs), axis=axis),
+                vjp=PerArgument(lambda i, g, ans, *xs, axis:
+                                getitem(g, idx=(Ellipsis, i) + (slice(None),) * (-axis - 1))))
+concat = defprim("concat", _concat_impl,
+                 jvp=lambda ts, ans, *xs, axis: concat(*_zeros_for_missing(ts, xs), axis=axis),
+                 vjp=PerArgument(lambda i, g, ans, *xs, axis:
+                                 getitem(g, idx=(Ellipsis, _concat_slice(xs, i, axis))
+                                         + (slice(None),) * (-axis - 1))))
+
+
+# --- matmul (operands 1-D or 2-D) ------------------------------------------------------------
+# y = a @ b; tangent t_a @ b + a @ t_b; cotangents g @ bᵀ and aᵀ @ g. A batch of k tangents or
+# cotangents is folded into the rows of ONE 2-D matmul (one BLAS call, not k), by `_rows_matmul`.
+def _rows_matmul(t, b):
+    """t_i @ b for each batch entry i of t (t: (k,) + a.shape, a 1-D or 2-D), as one matmul."""
+    if t.ndim <= 2:
+        return matmul(t, b)
+    k, rows = t.shape[0], t.shape[1]
+    return reshape(matmul(reshape(t, shape=(k * rows, t.shape[2])), b), shape=(k, rows) + b.shape[1:])
+
+
+def _left_matmul(a, t):
+    """a @ t_i for each batch entry i of t (t: (k,) + b.shape, b 1-D or 2-D), as one matmul."""
+    a_t = matrix_transpose(a) if a.ndim == 2 else a
+    if t.ndim <= 2:                        # b is a vector: a @ t_i = t_i @ aᵀ, rows of one matmul
+        return matmul(t, a_t)
+    rows = _rows_matmul(matrix_transpose(t), a_t)   # t_iᵀ aᵀ = (a t_i)ᵀ
+    return matrix_transpose(rows) if a.ndim == 2 else rows
+
+
+def _outer(g, b):
+    """g_i ⊗ b for each batch entry: (k,) + g.shape[1:] + b.shape."""
+    return reshape(g, shape=g.shape + (1,) * b.ndim) * b
+
+
+def _matmul_vjp_a(g, ans, a, b):
+    return _outer(g, b) if b.ndim == 1 else _rows_matmul(g, matrix_transpose(b))
+
+
+def _matmul_vjp_b(g, ans, a, b):
+    if a.ndim == 1:                        # y = a @ b: ∂b = a ⊗ g
+        return reshape(g, shape=g.shape[:1] + (1,) + g.shape[1:]) * reshape(a, shape=a.shape + (1,) * (b.ndim - 1))
+    return _left_matmul(matrix_transpose(a), g)
+
+
+matmul = defprim("matmul", np.matmul,
+                 jvp=(lambda t, ans, a, b: _rows_matmul(t, b), lambda t, ans, a, b: _left_matmul(a, t)),
+                 vjp=(_matmul_vjp_a, _matmul_vjp_b))
+
+
+# --- helpers shared by the rules and the transforms --------------------------------------------
+def unbroadcast(g, shape):
+    """Sum a batched cotangent g, (k,) + broadcast shape, back to (k,) + shape.
+
+    Broadcasting copies a value along the new leading axes and along the axes where `shape` has
+    size 1, so its transpose sums along exactly those axes.
+    """
+    extra = g.ndim - 1 - len(shape)
+    if extra > 0:
+        g = sum(g, axis=tuple(range(1 - g.ndim, 1 - g.ndim + extra)), keepdims=False)
+    ones = tuple(i - len(shape) for i, s in enumerate(shape) if s == 1 and g.shape[1 + i] != 1)
+    if ones:
+        g = sum(g, axis=ones, keepdims=True)
+    return g
+
+
+def broadcast_batched(t, shape):
+    """A batched tangent t, (k,) + s, broadcast to (k,) + shape (s broadcastable to shape)."""
+    missing = len(shape) + 1 - t.ndim
+    if missing:
+        t = reshape(t, shape=t.shape[:1] + (1,) * missing + t.shape[1:])
+    return broadcast_to(t, shape=t.shape[:1] + tuple(shape))
+
+
+def _negate(shift):
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+def _zeros_for_missing(tangents, xs):
+    """Tangents of an n-ary op with the missing (zero) ones materialised as zeros."""
+    like = next(t for t in tangents if t is not None)
+    k, dtype = like.shape[0], value_of(like).dtype
+    return [t if t is not None else np.zeros((k,) + np.shape(x), dtype=dtype) for t, x in zip(tangents, xs)]
+
+
+def _concat_slice(xs, i, axis):
+    start = int(np.sum([np.shape(x)[axis] for x in xs[:i]], dtype=int))
+    return slice(start, start + np.shape(xs[i])[axis])
