@@ -50,12 +50,22 @@ def chain(xp, x):
     return y
 
 
-def median_seconds(fn, min_sample=0.05, repeats=15) -> float:
-    """Median time of one call over `repeats` samples of ≥ min_sample seconds each."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    number = max(1, int(number * min_sample / 0.2))
-    return statistics.median(t / number for t in timer.repeat(repeat=repeats, number=number))
+def interleaved_medians(calls: dict, min_sample=0.03, repeats=21) -> dict[str, float]:
+    """Median seconds per call of each callable, with their samples interleaved round-robin.
+
+    Interleaving makes a change of machine load hit every variant alike, so the ratios (what the
+    goals are about) stay meaningful on a shared machine.
+    """
+    timers = {name: timeit.Timer(fn) for name, fn in calls.items()}
+    numbers = {}
+    for name, timer in timers.items():
+        number, seconds = timer.autorange()
+        numbers[name] = max(1, round(number * min_sample / seconds))
+    samples = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, timer in timers.items():
+            samples[name].append(timer.timeit(numbers[name]) / numbers[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def measure(n: int, with_autograd: bool) -> dict[str, float]:
@@ -72,11 +82,11 @@ def measure(n: int, with_autograd: bool) -> dict[str, float]:
         _, pullback = engine.vjp(f, x)
         return pullback(v)
 
-    times = {
-        "numpy primal": median_seconds(lambda: chain(np, x)),
-        "engine primal": median_seconds(lambda: f(x)),
-        "engine VJP": median_seconds(engine_vjp),
-        "engine JVP": median_seconds(lambda: engine.jvp(f, x, v)),
+    calls = {
+        "numpy primal": lambda: chain(np, x),
+        "engine primal": lambda: f(x),
+        "engine VJP": engine_vjp,
+        "engine JVP": lambda: engine.jvp(f, x, v),
     }
     if with_autograd:
         import autograd
@@ -90,8 +100,8 @@ def measure(n: int, with_autograd: bool) -> dict[str, float]:
 
         ref = autograd_vjp()
         assert np.allclose(ref, engine_vjp(), rtol=1e-12), "engine and autograd disagree"
-        times["autograd VJP"] = median_seconds(autograd_vjp)
-    return times
+        calls["autograd VJP"] = autograd_vjp
+    return interleaved_medians(calls)
 
 
 def blas_kernel() -> str:

@@ -21,15 +21,17 @@ class Dual(Tracer):
 
     def process(self, prim, args, params):
         level = self.level
-        values, tangents = [], []
+        values, tangents, nested = [], [], False
         for a in args:
             if isinstance(a, Dual) and a.level == level:
-                values.append(a.value)
                 tangents.append(a.tangent)
+                a = a.value
             else:
-                values.append(a)
                 tangents.append(None)
-        ans = bind(prim, values, params)
+            nested = nested or isinstance(a, Tracer)
+            values.append(a)
+        # values are plain numpy unless an outer transform's tracers are involved (nesting)
+        ans = bind(prim, values, params) if nested else prim.impl(*values, **params)
         rules = prim.jvp
         if callable(rules):                       # n-ary structural primitive: all tangents at once
             return Dual(ans, rules(tangents, ans, *values, **params), level)

@@ -24,14 +24,16 @@ class Var(Tracer):
 
     def process(self, prim, args, params):
         level = self.level
-        values, parents = [], []
+        values, parents, nested = [], [], False
         for i, a in enumerate(args):
             if isinstance(a, Var) and a.level == level:
-                values.append(a.value)
                 parents.append((i, a))
-            else:
-                values.append(a)
-        out = Var(bind(prim, values, params), level, self.tape)
+                a = a.value
+            nested = nested or isinstance(a, Tracer)
+            values.append(a)
+        # values are plain numpy unless an outer transform's tracers are involved (nesting)
+        ans = bind(prim, values, params) if nested else prim.impl(*values, **params)
+        out = Var(ans, level, self.tape)
         self.tape.append((prim, params, values, parents, out))
         return out
 
@@ -50,8 +52,10 @@ def backward_sweep(tape):
         rules = prim.vjp
         for i, var in parents:
             contribution = rules[i](g, ans, *values, **params)
-            if prim.broadcasts and contribution.shape[1:] != np.shape(values[i]):
-                contribution = unbroadcast(contribution, np.shape(values[i]))
+            if prim.broadcasts:
+                shape = values[i].shape
+                if contribution.shape[1:] != shape:
+                    contribution = unbroadcast(contribution, shape)
             var.grad = contribution if var.grad is None else var.grad + contribution
 
 
