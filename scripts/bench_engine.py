@@ -27,6 +27,8 @@ import subprocess
 import sys
 import timeit
 
+import numpy as np
+
 CHILD_FLAG = "ADCOMPARE_BENCH_CHILD"
 # glibc tunables that keep freed heap memory mapped, so buffers are not page-faulted per call.
 WARM_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824",
@@ -50,6 +52,36 @@ def chain(xp, x):
     return y
 
 
+def chain_vjp_by_hand(x, v):
+    """The same VJP written out in numpy (record, then sweep): the floor any numpy tape can reach."""
+    tape, y = [], x
+    for _ in range(BLOCKS):
+        a = np.sin(y)
+        b = a * y
+        c = np.tanh(b)
+        e = np.exp(c + 0.5)
+        tape.append((y, a, c, e))
+        y = 0.3 * e
+    g = v
+    for y, a, c, e in reversed(tape):
+        g = (0.3 * g) * e * (1.0 - c * c)
+        g = g * a + (g * y) * np.cos(y)
+    return g
+
+
+def chain_jvp_by_hand(x, t):
+    """The same JVP written out in numpy."""
+    y = x
+    for _ in range(BLOCKS):
+        a = np.sin(y)
+        t = t * np.cos(y) * y + a * t
+        c = np.tanh(a * y)
+        t = t * (1.0 - c * c)
+        e = np.exp(c + 0.5)
+        y, t = 0.3 * e, 0.3 * (t * e)
+    return t
+
+
 def interleaved_medians(calls: dict, min_sample=0.03, repeats=21) -> dict[str, float]:
     """Median seconds per call of each callable, with their samples interleaved round-robin.
 
@@ -69,8 +101,6 @@ def interleaved_medians(calls: dict, min_sample=0.03, repeats=21) -> dict[str, f
 
 
 def measure(n: int, with_autograd: bool) -> dict[str, float]:
-    import numpy as np
-
     from adcompare import engine
 
     rng = np.random.default_rng(0)
@@ -82,11 +112,15 @@ def measure(n: int, with_autograd: bool) -> dict[str, float]:
         _, pullback = engine.vjp(f, x)
         return pullback(v)
 
+    assert np.allclose(chain_vjp_by_hand(x, v), engine_vjp(), rtol=1e-12)
+    assert np.allclose(chain_jvp_by_hand(x, v), engine.jvp(f, x, v)[1], rtol=1e-12)
     calls = {
         "numpy primal": lambda: chain(np, x),
         "engine primal": lambda: f(x),
         "engine VJP": engine_vjp,
         "engine JVP": lambda: engine.jvp(f, x, v),
+        "by-hand VJP": lambda: chain_vjp_by_hand(x, v),
+        "by-hand JVP": lambda: chain_jvp_by_hand(x, v),
     }
     if with_autograd:
         import autograd
@@ -122,7 +156,8 @@ def run_child(args, allocator: str) -> int:
         print(f"BLAS: {blas_kernel()}")
         large = measure(args.n_large, with_autograd=False)
         small = measure(1, with_autograd=True)
-    print(f"\nchain of {6 * BLOCKS} elementwise primitives; median seconds per call")
+    print(f"\nchain of {6 * BLOCKS} elementwise primitives; median seconds per call "
+          "(by-hand = the same derivative written out in numpy)")
     print(f"{'':>16} {'n=' + str(args.n_large):>14} {'n=1':>14}")
     for key in small:
         big = f"{large[key]:14.3e}" if key in large else f"{'-':>14}"
@@ -132,6 +167,10 @@ def run_child(args, allocator: str) -> int:
         (f"n={args.n_large}: engine JVP / numpy primal", large["engine JVP"] / large["numpy primal"], "<=", 2.5),
         ("n=1: autograd VJP / engine VJP", small["autograd VJP"] / small["engine VJP"], ">=", 2.0),
     ]
+    print()
+    for key in ("VJP", "JVP"):
+        print(f"n={args.n_large}: by-hand {key} / numpy primal {'':>14} "
+              f"{large['by-hand ' + key] / large['numpy primal']:6.2f}  (reference: the floor for this chain)")
     print()
     missed = 0
     checked = not allocator.startswith("glibc")

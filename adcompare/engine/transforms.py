@@ -44,6 +44,7 @@ def _unbatch(d, batched):
 
 
 def _output(y):
+    """Tracers of an outer transform unchanged; anything else as an ndarray (not a numpy scalar)."""
     return y if isinstance(y, Tracer) else np.asarray(y)
 
 
@@ -54,11 +55,11 @@ def jvp(fun, x, t):
     level = new_level()
     y = fun(Dual(x, t, level))
     if isinstance(y, Dual) and y.level == level:
-        y, y_dot = y.value, y.tangent
+        y, y_dot = _output(y.value), y.tangent
     else:                                       # f does not depend on x
         y = _output(y)
         y_dot = np.zeros(np.shape(t)[:1] + np.shape(y), dtype=value_of(y).dtype)
-    return y, _unbatch(y_dot, batched)
+    return y, _output(_unbatch(y_dot, batched))
 
 
 class Pullback:
@@ -83,7 +84,7 @@ class Pullback:
             x_bar, self.x.grad = self.x.grad, None
         if x_bar is None:                       # f does not depend on x
             x_bar = np.zeros(np.shape(v)[:1] + np.shape(self.x), dtype=value_of(self.x).dtype)
-        return _unbatch(x_bar, batched)
+        return _output(_unbatch(x_bar, batched))
 
     @property
     def tape_bytes(self) -> int:
@@ -100,7 +101,7 @@ def vjp(fun, x):
     level, tape = new_level(), []
     x_var = Var(x, level, tape)
     y = fun(x_var)
-    value = y.value if isinstance(y, Var) and y.level == level else _output(y)
+    value = _output(y.value if isinstance(y, Var) and y.level == level else y)
     return value, Pullback(tape, x_var, y, level)
 
 
