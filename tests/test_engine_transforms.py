@@ -106,11 +106,29 @@ def test_tape_grows_linearly_with_lorenz96_steps():
         assert length == steps * per_step_length
 
 
-def test_tape_bytes_count_intermediates_not_the_input_or_constants():
+def test_tape_bytes_count_saved_residuals_not_the_input_or_constants():
     A = np.ones((50, 4))
-    _, pullback = engine.vjp(lambda z: xp.sin(A @ z[1:]), np.ones(5))
-    # z[1:] is a view of the input (free); A @ z[1:] and its sin are 50 float64 each
-    assert pullback.tape_bytes == 2 * 50 * 8
+    _, pullback = engine.vjp(lambda z: xp.sin(A @ z[1:]) + 1.0, np.ones(5))
+    # matmul saves its arguments, but z[1:] is a view of the input and A a constant: free.
+    # sin saves its input A @ z[1:] (50 float64); its output, read by no rule, is not kept.
+    assert pullback.tape_bytes == 50 * 8
+
+
+def test_values_no_rule_reads_are_freed_after_recording():
+    import weakref
+
+    kept = []
+
+    def f(z):
+        u = xp.sin(z) * 2.0        # u is read by no rule: tanh saves its output, not its input
+        kept.append(weakref.ref(u.value))
+        return xp.tanh(u)
+
+    _, pullback = engine.vjp(f, np.linspace(0.0, 1.0, 1000))
+    assert kept[0]() is None                      # the buffer of u is gone
+    np.testing.assert_allclose(pullback(np.ones(1000)),
+                               2 * np.cos(np.linspace(0.0, 1.0, 1000))
+                               * (1 - np.tanh(2 * np.sin(np.linspace(0.0, 1.0, 1000))) ** 2), rtol=1e-14)
 
 
 # --- API edge cases ---------------------------------------------------------------------------

@@ -36,15 +36,21 @@ class Primitive:
     broadcasts: the primitive broadcasts its arguments numpy-style, so tangents are broadcast to
           the output shape before the JVP rule and cotangents summed back (`unbroadcast`) after
           the VJP rule, once, in the transforms rather than in every rule.
+    saves: what the VJP rules read besides shapes, so what a recording must keep alive:
+          "args", "ans", "both" or "none" (e.g. sin needs x, exp and tanh their output, add
+          nothing). Everything else is kept as a `ShapeOnly` stand-in, so it can be freed.
 
     Tangents and cotangents carry ONE leading batch axis: (k,) + shape. Rules are written with
     the engine's own ops, so they are themselves differentiable.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "broadcasts")
+    __slots__ = ("name", "impl", "jvp", "vjp", "broadcasts", "saves_args", "saves_ans")
 
-    def __init__(self, name, impl, jvp, vjp, broadcasts=False):
+    def __init__(self, name, impl, jvp, vjp, saves, broadcasts=False):
+        if saves not in ("args", "ans", "both", "none"):
+            raise ValueError(f"primitive {name}: saves must be args, ans, both or none, got {saves!r}")
         self.name, self.impl, self.jvp, self.vjp, self.broadcasts = name, impl, jvp, vjp, broadcasts
+        self.saves_args, self.saves_ans = saves in ("args", "both"), saves in ("ans", "both")
 
     def __call__(self, *args, **params):
         return bind(self, args, params)
@@ -96,6 +102,19 @@ class Tracer:
 
     def __float__(self):
         raise TypeError("float() of a traced engine array would drop its derivative")
+
+
+class ShapeOnly:
+    """What a recording keeps of a value its VJP rule does not read: shape and dtype, no data."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, value):
+        self.shape, self.dtype = value.shape, value.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
 
 
 def bind(prim: Primitive, args, params):

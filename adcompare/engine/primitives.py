@@ -23,9 +23,9 @@ from adcompare.engine.core import Primitive, value_of
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def defprim(name, impl, jvp, vjp, broadcasts=False) -> Primitive:
+def defprim(name, impl, jvp, vjp, saves, broadcasts=False) -> Primitive:
     """Add one row to the table; the returned primitive is also the op that applies it."""
-    prim = Primitive(name, impl, jvp, vjp, broadcasts)
+    prim = Primitive(name, impl, jvp, vjp, saves, broadcasts)
     PRIMITIVES[name] = prim
     return prim
 
@@ -68,54 +68,54 @@ def _scatter_impl(g, idx, shape):
 # Unary: ∂ exp = exp, ∂ log = 1/x, ∂ sin = cos, ∂ cos = −sin, ∂ tanh = 1 − tanh², ∂ √x = 1/(2√x).
 negative = defprim("negative", np.negative,
                    jvp=(lambda t, ans, x: -t,),
-                   vjp=(lambda g, ans, x: -g,))
+                   vjp=(lambda g, ans, x: -g,), saves="none")
 exp = defprim("exp", np.exp,
               jvp=(lambda t, ans, x: t * ans,),
-              vjp=(lambda g, ans, x: g * ans,))
+              vjp=(lambda g, ans, x: g * ans,), saves="ans")
 log = defprim("log", np.log,
               jvp=(lambda t, ans, x: t / x,),
-              vjp=(lambda g, ans, x: g / x,))
+              vjp=(lambda g, ans, x: g / x,), saves="args")
 sin = defprim("sin", np.sin,
               jvp=(lambda t, ans, x: t * cos(x),),
-              vjp=(lambda g, ans, x: g * cos(x),))
+              vjp=(lambda g, ans, x: g * cos(x),), saves="args")
 cos = defprim("cos", np.cos,
               jvp=(lambda t, ans, x: -(t * sin(x)),),
-              vjp=(lambda g, ans, x: -(g * sin(x)),))
+              vjp=(lambda g, ans, x: -(g * sin(x)),), saves="args")
 tanh = defprim("tanh", np.tanh,
                jvp=(lambda t, ans, x: t * (1.0 - ans * ans),),
-               vjp=(lambda g, ans, x: g * (1.0 - ans * ans),))
+               vjp=(lambda g, ans, x: g * (1.0 - ans * ans),), saves="ans")
 sqrt = defprim("sqrt", np.sqrt,
                jvp=(lambda t, ans, x: t / (2.0 * ans),),
-               vjp=(lambda g, ans, x: g / (2.0 * ans),))
+               vjp=(lambda g, ans, x: g / (2.0 * ans),), saves="ans")
 absolute = defprim("absolute", np.abs,
                    jvp=(lambda t, ans, x: t * np.sign(value_of(x)),),
-                   vjp=(lambda g, ans, x: g * np.sign(value_of(x)),))
+                   vjp=(lambda g, ans, x: g * np.sign(value_of(x)),), saves="args")
 # x ** p for a constant exponent p: ∂ = p·x^(p−1). p is a parameter, never differentiated.
 power = defprim("power", lambda x, p: np.power(x, p),
                 jvp=(lambda t, ans, x, p: t * (p * x ** (p - 1)),),
-                vjp=(lambda g, ans, x, p: g * (p * x ** (p - 1)),))
+                vjp=(lambda g, ans, x, p: g * (p * x ** (p - 1)),), saves="args")
 
 # Binary, broadcasting: the rules see tangents already broadcast to the output's shape, and
 # return cotangents of the output's shape (summed back to each argument's shape afterwards).
 add = defprim("add", np.add,
               jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
-              vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), broadcasts=True)
+              vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves="none", broadcasts=True)
 subtract = defprim("subtract", np.subtract,
                    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
-                   vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), broadcasts=True)
+                   vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), saves="none", broadcasts=True)
 multiply = defprim("multiply", np.multiply,
                    jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
-                   vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), broadcasts=True)
+                   vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), saves="args", broadcasts=True)
 # x / y: ∂x = 1/y, ∂y = −x/y² = −ans/y.
 divide = defprim("divide", np.divide,
                  jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -(t * ans) / y),
-                 vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y), broadcasts=True)
+                 vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y), saves="both", broadcasts=True)
 # where(cond, x, y) with a constant boolean cond: the derivative flows to the chosen branch.
 where = defprim("where", lambda x, y, cond: np.where(cond, x, y),
                 jvp=(lambda t, ans, x, y, cond: where(t, 0.0, cond=cond),
                      lambda t, ans, x, y, cond: where(0.0, t, cond=cond)),
                 vjp=(lambda g, ans, x, y, cond: where(g, 0.0, cond=cond),
-                     lambda g, ans, x, y, cond: where(0.0, g, cond=cond)), broadcasts=True)
+                     lambda g, ans, x, y, cond: where(0.0, g, cond=cond)), saves="none", broadcasts=True)
 
 
 # --- reductions --------------------------------------------------------------------------------
@@ -141,45 +141,45 @@ def _max_share(ans, x, axis, keepdims):
 sum = defprim("sum", _reduce_impl(np.sum),
               jvp=(lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),),
               vjp=(lambda g, ans, x, axis, keepdims:
-                   broadcast_to(_with_kept_dims(g, x, axis, keepdims), shape=g.shape[:1] + x.shape),))
+                   broadcast_to(_with_kept_dims(g, x, axis, keepdims), shape=g.shape[:1] + x.shape),), saves="none")
 # max: a weighted sum with weights `_max_share` (a constant once x is known).
 max = defprim("max", _reduce_impl(np.max),
               jvp=(lambda t, ans, x, axis, keepdims:
                    sum(t * _max_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
               vjp=(lambda g, ans, x, axis, keepdims:
-                   _with_kept_dims(g, x, axis, keepdims) * _max_share(ans, x, axis, keepdims),))
+                   _with_kept_dims(g, x, axis, keepdims) * _max_share(ans, x, axis, keepdims),), saves="both")
 
 
 # --- structure (linear primitives: the tangent goes through the same op) ---------------------
 reshape = defprim("reshape", lambda x, shape: np.reshape(x, shape),
                   jvp=(lambda t, ans, x, shape: reshape(t, shape=t.shape[:1] + ans.shape),),
-                  vjp=(lambda g, ans, x, shape: reshape(g, shape=g.shape[:1] + x.shape),))
+                  vjp=(lambda g, ans, x, shape: reshape(g, shape=g.shape[:1] + x.shape),), saves="none")
 broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                        jvp=(lambda t, ans, x, shape: broadcast_batched(t, ans.shape),),
-                       vjp=(lambda g, ans, x, shape: unbroadcast(g, x.shape),))
+                       vjp=(lambda g, ans, x, shape: unbroadcast(g, x.shape),), saves="none")
 matrix_transpose = defprim("matrix_transpose", lambda x: np.swapaxes(x, -1, -2),
                            jvp=(lambda t, ans, x: matrix_transpose(t),),
-                           vjp=(lambda g, ans, x: matrix_transpose(g),))
+                           vjp=(lambda g, ans, x: matrix_transpose(g),), saves="none")
 roll = defprim("roll", lambda x, shift, axis: np.roll(x, shift, axis),
                jvp=(lambda t, ans, x, shift, axis: roll(t, shift=shift, axis=axis),),
-               vjp=(lambda g, ans, x, shift, axis: roll(g, shift=_negate(shift), axis=axis),))
+               vjp=(lambda g, ans, x, shift, axis: roll(g, shift=_negate(shift), axis=axis),), saves="none")
 # getitem with basic indices only; idx = (Ellipsis, *entries) indexes the trailing dimensions.
 # Its transpose writes the cotangent into zeros (`scatter`), and scatter's transpose is getitem.
 getitem = defprim("getitem", lambda x, idx: x[idx],
                   jvp=(lambda t, ans, x, idx: getitem(t, idx=idx),),
-                  vjp=(lambda g, ans, x, idx: scatter(g, idx=idx, shape=x.shape[x.ndim - len(idx) + 1:]),))
+                  vjp=(lambda g, ans, x, idx: scatter(g, idx=idx, shape=x.shape[x.ndim - len(idx) + 1:]),), saves="none")
 scatter = defprim("scatter", _scatter_impl,
                   jvp=(lambda t, ans, g, idx, shape: scatter(t, idx=idx, shape=shape),),
-                  vjp=(lambda g, ans, x, idx, shape: getitem(g, idx=idx),))
+                  vjp=(lambda g, ans, x, idx, shape: getitem(g, idx=idx),), saves="none")
 stack = defprim("stack", _stack_impl,
                 jvp=lambda ts, ans, *xs, axis: stack(*_zeros_for_missing(ts, xs), axis=axis),
                 vjp=PerArgument(lambda i, g, ans, *xs, axis:
-                                getitem(g, idx=(Ellipsis, i) + (slice(None),) * (-axis - 1))))
+                                getitem(g, idx=(Ellipsis, i) + (slice(None),) * (-axis - 1))), saves="none")
 concat = defprim("concat", _concat_impl,
                  jvp=lambda ts, ans, *xs, axis: concat(*_zeros_for_missing(ts, xs), axis=axis),
                  vjp=PerArgument(lambda i, g, ans, *xs, axis:
                                  getitem(g, idx=(Ellipsis, _concat_slice(xs, i, axis))
-                                         + (slice(None),) * (-axis - 1))))
+                                         + (slice(None),) * (-axis - 1))), saves="none")
 
 
 # --- matmul (operands 1-D or 2-D) ------------------------------------------------------------
@@ -219,7 +219,7 @@ def _matmul_vjp_b(g, ans, a, b):
 
 matmul = defprim("matmul", np.matmul,
                  jvp=(lambda t, ans, a, b: _rows_matmul(t, b), lambda t, ans, a, b: _left_matmul(a, t)),
-                 vjp=(_matmul_vjp_a, _matmul_vjp_b))
+                 vjp=(_matmul_vjp_a, _matmul_vjp_b), saves="args")
 
 
 # --- helpers shared by the rules and the transforms --------------------------------------------

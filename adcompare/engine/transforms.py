@@ -79,9 +79,9 @@ class Pullback:
         v, batched = _direction(v, y, "the cotangent")
         x_bar = None
         if isinstance(y, Var) and y.level == self.level:
-            y.grad = v
+            y.node.grad = v
             backward_sweep(self.tape)
-            x_bar, self.x.grad = self.x.grad, None
+            x_bar, self.x.node.grad = self.x.node.grad, None
         if x_bar is None:                       # f does not depend on x
             x_bar = np.zeros(np.shape(v)[:1] + np.shape(self.x), dtype=value_of(self.x).dtype)
         return _output(_unbatch(x_bar, batched))
