@@ -1,0 +1,203 @@
+"""The page: one self-contained HTML file (plotly.js inlined once, no network), written atomically.
+
+`build_report` is the public entry point (`adcompare report` and `adcompare run` call it): read
+the results, compute the worked example, lay out the sections, then write to a temporary file in
+the target directory and `os.replace` it over the old page, so a failure at any point leaves the
+previous page as it was.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from adcompare.backends import backend_names
+from adcompare.report import sections as S
+from adcompare.report.blocks import GPU_DEVICES, Chart, Styles, esc
+from adcompare.report.example import worked_example
+from adcompare.report.results import load_results
+
+PLOT_CONFIG = {"responsive": True, "displaylogo": False, "toImageButtonOptions": {"scale": 2},
+               "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+CSS = """
+:root { --fg:#111827; --muted:#4b5563; --line:#e5e7eb; --bg:#ffffff; --panel:#f9fafb; --accent:#0072B2; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif; color:var(--fg); background:var(--bg); }
+header { background:#0f172a; color:#f8fafc; padding:28px 0 22px; }
+header .wrap, main, footer { max-width:1500px; margin:0 auto; padding:0 28px; }
+header h1 { margin:0 0 4px; font-size:26px; font-weight:650; letter-spacing:-.01em; }
+header p { margin:2px 0; color:#cbd5e1; }
+header code { color:#e2e8f0; }
+nav { margin-top:14px; display:flex; flex-wrap:wrap; gap:6px 8px; }
+nav a { color:#e2e8f0; text-decoration:none; border:1px solid #334155; border-radius:999px; padding:3px 12px; font-size:13px; }
+nav a:hover { background:#1e293b; }
+.key { display:flex; flex-wrap:wrap; gap:6px 18px; margin-top:14px; font-size:13px; color:#cbd5e1; }
+.key span.sw { display:inline-block; width:22px; height:4px; border-radius:2px; vertical-align:middle; margin-right:6px; }
+section { padding:26px 0 8px; border-bottom:1px solid var(--line); }
+section:last-of-type { border-bottom:0; }
+h2 { font-size:21px; margin:0 0 8px; letter-spacing:-.01em; }
+h3 { font-size:16px; margin:22px 0 6px; }
+p { margin:6px 0 10px; max-width:980px; }
+.note { color:var(--muted); font-size:14px; }
+.nodata { color:#92400e; background:#fffbeb; border:1px solid #fde68a; border-radius:6px; padding:8px 12px; font-size:14px; max-width:980px; }
+.chart { margin:12px 0 18px; border:1px solid var(--line); border-radius:10px; padding:10px 12px 4px; background:#fff; }
+.controls { display:flex; flex-wrap:wrap; gap:8px 18px; align-items:center; font-size:14px; margin-bottom:4px; }
+.controls label { color:var(--muted); }
+.controls select { font:inherit; padding:3px 8px; border:1px solid #cbd5e1; border-radius:6px; background:#fff; margin-left:6px; }
+.chart .caption { color:var(--muted); font-size:13px; margin:2px 0 6px; }
+.chart .empty { color:#92400e; font-size:14px; margin:4px 0; }
+.table-wrap { overflow:auto; max-height:560px; border:1px solid var(--line); border-radius:8px; margin:8px 0 14px; }
+table { border-collapse:collapse; font-size:13.5px; width:100%; }
+th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
+thead th { position:sticky; top:0; background:var(--panel); font-weight:600; z-index:1; }
+tbody tr:hover { background:#f3f4f6; }
+table.compact td, table.compact th { padding:4px 9px; white-space:nowrap; }
+table.runs td { white-space:normal; } table.runs td:first-child { color:var(--muted); white-space:nowrap; width:1%; }
+td.num { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
+.ok { color:#15803d; font-weight:700; } .bad { color:#b91c1c; font-weight:700; }
+tr.unavailable td { color:var(--muted); }
+.within { color:#15803d; font-weight:600; } .above { color:#b45309; font-weight:600; } .na { color:#9ca3af; }
+.fwd { color:#2166ac; font-weight:600; } .rev { color:#b2182b; font-weight:600; }
+.example { display:flex; flex-wrap:wrap; gap:18px 40px; align-items:flex-start; margin:10px 0; }
+pre.math { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin:0; font-size:13.5px; line-height:1.45; }
+table.matrix { width:auto; border-left:2px solid var(--fg); border-right:2px solid var(--fg); font-family:ui-monospace,monospace; }
+table.matrix td { border:0; padding:2px 12px; text-align:right; }
+p.label { margin:8px 0 4px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:14px; margin:8px 0 12px; }
+.card { border:1px solid var(--line); border-radius:10px; padding:12px 16px; background:var(--panel); }
+.card h3 { margin:0 0 6px; }
+.card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; margin:0; font-size:14px; }
+.card dt { color:var(--muted); } .card dd { margin:0; }
+details { margin:8px 0; } summary { cursor:pointer; color:var(--accent); font-size:14px; }
+footer { color:var(--muted); font-size:13px; padding:18px 28px 30px; }
+"""
+
+JS = """
+(function () {
+  function apply(box) {
+    var div = box.querySelector('.plotly-graph-div');
+    var facets = JSON.parse(box.getAttribute('data-trace-facets'));
+    var chosen = Array.prototype.map.call(box.querySelectorAll('select'), function (s) { return s.value; });
+    var visible = facets.map(function (f) {
+      return f === null || f.every(function (v, i) { return v === chosen[i]; });
+    });
+    Plotly.restyle(div, {visible: visible});
+    var any = facets.some(function (f, i) { return f !== null && visible[i]; });
+    box.querySelector('.empty').hidden = any;
+  }
+  document.querySelectorAll('.chart[data-trace-facets]').forEach(function (box) {
+    box.querySelectorAll('select').forEach(function (s) {
+      s.addEventListener('change', function () { apply(box); });
+    });
+  });
+})();
+"""
+
+
+def chart_html(chart: Chart, div_id: str) -> str:
+    controls = ""
+    if chart.facet_names:
+        menus = []
+        for i, (name, values) in enumerate(zip(chart.facet_names, chart.facet_values)):
+            chosen = chart.default[i] if chart.default else None
+            options = "".join(f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>{esc(v)}</option>'
+                              for v in values)
+            menus.append(f'<label>{esc(name)}<select aria-label="{esc(name)}">{options}</select></label>')
+        controls = f'<div class="controls">{"".join(menus)}</div>'
+    facets = json.dumps([list(f) if f is not None else None for f in chart.trace_facets])
+    figure = chart.fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+    caption = f'<p class="caption">{chart.caption}</p>' if chart.caption else ""
+    return (f'<div class="chart" data-trace-facets="{esc(facets)}">{controls}{figure}{caption}'
+            '<p class="empty" hidden>No data for this combination; pick another.</p></div>')
+
+
+def section_html(section: S.Section, counter: list[int]) -> str:
+    parts = [f'<section id="{esc(section.id)}"><h2>{esc(section.title)}</h2>', section.intro]
+    for block in section.blocks:
+        if isinstance(block, Chart):
+            counter[0] += 1
+            parts.append(chart_html(block, f"chart-{section.id}-{counter[0]}"))
+        else:
+            parts.append(block)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def colour_key(styles: Styles) -> str:
+    chips = [f'<span><span class="sw" style="background:{c}"></span>{esc(b)}</span>'
+             for b, c in styles.colours.items()]
+    chips.append(f"<span>solid line / circle = CPU, dashed / diamond = {'/'.join(GPU_DEVICES)}</span>")
+    return f'<div class="key">{"".join(chips)}</div>'
+
+
+def render(results_dir: Path) -> str:
+    """The whole page as one string (nothing is written here)."""
+    results = load_results(results_dir)
+    order = backend_names()
+    targets = [str(m.get("target")) for m in results.measurements if m.get("target")]
+    example = worked_example()
+    styles = Styles(order, targets + [r.backend + ":cpu" for r in example.rows])
+    ctx = S.Context(results, styles, order)
+    sections = [
+        S.machines_section(ctx),
+        S.example_section(example),
+        S.crossover_section(ctx),
+        S.scaling_section(ctx),
+        S.memory_section(ctx),
+        S.ratios_section(ctx),
+        S.runs_section(ctx),
+    ]
+    counter = [0]
+    body = "".join(section_html(s, counter) for s in sections)
+    nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
+    commits = ", ".join(dict.fromkeys(f"{r.machine} @ {r.short_commit}" for r in results.latest))
+    built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>adcompare — forward vs reverse mode AD</title>
+<style>{CSS}</style>
+<script>{get_plotlyjs()}</script>
+</head><body>
+<header><div class="wrap">
+<h1>adcompare — forward vs reverse mode AD</h1>
+<p>Jacobian products across backends, measured with asv. Built {esc(built)} from <code>{esc(results_dir)}</code>:
+{esc(commits)}.</p>
+{colour_key(styles)}
+<nav>{nav}</nav>
+</div></header>
+<main>{body}</main>
+<footer>Generated by <code>adcompare report</code>. Self-contained: opens from disk, needs no network.
+asv's own per-benchmark history pages live beside this one in <code>results/html</code>.</footer>
+<script>{JS}</script>
+</body></html>
+"""
+
+
+def write_atomically(text: str, out: Path) -> None:
+    """Write beside the target, then rename over it: readers see the old page or the new one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_report(results_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+    """Build the self-contained HTML report from an asv results directory; returns the page's path."""
+    out = Path(out_path)
+    write_atomically(render(Path(results_dir)), out)
+    return out
