@@ -4,11 +4,13 @@
     y, y_dot = engine.jvp(f, x, t)          # J t (t may be a batch (k, n))
     y, pullback = engine.vjp(f, x)          # pullback(v) = vᵀJ (v may be a batch (k, m))
     engine.jacfwd(f)(x), engine.jacrev(f)(x)
-    engine.hvp_fwd_rev(f, x, t)             # also hvp_rev_rev, hvp_rev_fwd
+    engine.hvp_fwd_rev(f, x, t)             # also hvp_rev_rev, hvp_rev_fwd; grad(f)(x)
 
-`f` is written against `engine.xp`. Layout: `core` (tracer, bind), `primitives` (the table of
-numpy implementation + JVP + VJP rules), `namespace` (engine.xp), `forward`, `reverse`,
-`transforms`.
+`f` is written against `engine.xp`. All three HVP modes work because every rule is written with
+the engine's own ops, so transforms nest to any depth (tests take third derivatives).
+`pullback.tape_bytes` is the memory the recording keeps for the sweep (saved residuals only).
+Layout: `core` (tracer, bind), `primitives` (the table of numpy implementation + JVP + VJP
+rules), `namespace` (engine.xp), `forward`, `reverse`, `transforms`.
 """
 
 from adcompare.engine import namespace as xp

@@ -2,7 +2,9 @@
 
 A `Dual` carries its value and a tangent of shape (k,) + value.shape: k directions at once
 ("vector mode"), so a forward-mode Jacobian is one pass carrying the n unit tangents.
-For y = f(x₁, …, x_r):  ẏ = Σᵢ ∂f/∂xᵢ · ẋᵢ, one JVP rule per argument, zero tangents skipped.
+For y = f(x₁, …, x_r):  ẏ = Σᵢ ∂f/∂xᵢ · ẋᵢ, one JVP rule per argument, zero tangents
+skipped.
+The single-direction case is k = 1: a (1, n) tangent costs what an (n,) one does (measured).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The primitive table: for every primitive its numpy implementation, JVP rule and VJP rules, side by side.
+"""The primitive table: each primitive's numpy implementation, JVP rule and VJP rules, side by side.
 
 Conventions (they make one rule serve the single and the batched case):
 - a tangent t or cotangent g has ONE leading batch axis: shape (k,) + shape of the value;
@@ -9,7 +9,8 @@ Conventions (they make one rule serve the single and the batched case):
 - elementwise binary primitives are marked `broadcasts=True`: the transforms broadcast tangents
   to the output shape before the JVP rule and apply `unbroadcast` after the VJP rule.
 
-Rules receive `ans` (the output) so exp/tanh/sqrt/div reuse it instead of recomputing.
+Rules receive `ans` (the output) so exp/tanh/sqrt/div reuse it instead of recomputing, and
+each primitive declares what its VJP rules read (`saves`), which is all a recording keeps.
 """
 
 from __future__ import annotations
@@ -65,57 +66,57 @@ def _scatter_impl(g, idx, shape):
 
 
 # --- elementwise -----------------------------------------------------------------------------
-# Unary: ∂ exp = exp, ∂ log = 1/x, ∂ sin = cos, ∂ cos = −sin, ∂ tanh = 1 − tanh², ∂ √x = 1/(2√x).
-negative = defprim("negative", np.negative,
+# Unary: ∂exp = exp, ∂log = 1/x, ∂sin = cos, ∂cos = −sin, ∂tanh = 1 − tanh², ∂√x = 1/(2√x).
+negative = defprim("negative", np.negative, saves="none",
                    jvp=(lambda t, ans, x: -t,),
-                   vjp=(lambda g, ans, x: -g,), saves="none")
-exp = defprim("exp", np.exp,
+                   vjp=(lambda g, ans, x: -g,))
+exp = defprim("exp", np.exp, saves="ans",
               jvp=(lambda t, ans, x: t * ans,),
-              vjp=(lambda g, ans, x: g * ans,), saves="ans")
-log = defprim("log", np.log,
+              vjp=(lambda g, ans, x: g * ans,))
+log = defprim("log", np.log, saves="args",
               jvp=(lambda t, ans, x: t / x,),
-              vjp=(lambda g, ans, x: g / x,), saves="args")
-sin = defprim("sin", np.sin,
+              vjp=(lambda g, ans, x: g / x,))
+sin = defprim("sin", np.sin, saves="args",
               jvp=(lambda t, ans, x: t * cos(x),),
-              vjp=(lambda g, ans, x: g * cos(x),), saves="args")
-cos = defprim("cos", np.cos,
+              vjp=(lambda g, ans, x: g * cos(x),))
+cos = defprim("cos", np.cos, saves="args",
               jvp=(lambda t, ans, x: -(t * sin(x)),),
-              vjp=(lambda g, ans, x: -(g * sin(x)),), saves="args")
-tanh = defprim("tanh", np.tanh,
+              vjp=(lambda g, ans, x: -(g * sin(x)),))
+tanh = defprim("tanh", np.tanh, saves="ans",
                jvp=(lambda t, ans, x: t * (1.0 - ans * ans),),
-               vjp=(lambda g, ans, x: g * (1.0 - ans * ans),), saves="ans")
-sqrt = defprim("sqrt", np.sqrt,
+               vjp=(lambda g, ans, x: g * (1.0 - ans * ans),))
+sqrt = defprim("sqrt", np.sqrt, saves="ans",
                jvp=(lambda t, ans, x: t / (2.0 * ans),),
-               vjp=(lambda g, ans, x: g / (2.0 * ans),), saves="ans")
-absolute = defprim("absolute", np.abs,
+               vjp=(lambda g, ans, x: g / (2.0 * ans),))
+absolute = defprim("absolute", np.abs, saves="args",
                    jvp=(lambda t, ans, x: t * np.sign(value_of(x)),),
-                   vjp=(lambda g, ans, x: g * np.sign(value_of(x)),), saves="args")
+                   vjp=(lambda g, ans, x: g * np.sign(value_of(x)),))
 # x ** p for a constant exponent p: ∂ = p·x^(p−1). p is a parameter, never differentiated.
-power = defprim("power", lambda x, p: np.power(x, p),
+power = defprim("power", lambda x, p: np.power(x, p), saves="args",
                 jvp=(lambda t, ans, x, p: t * (p * x ** (p - 1)),),
-                vjp=(lambda g, ans, x, p: g * (p * x ** (p - 1)),), saves="args")
+                vjp=(lambda g, ans, x, p: g * (p * x ** (p - 1)),))
 
 # Binary, broadcasting: the rules see tangents already broadcast to the output's shape, and
 # return cotangents of the output's shape (summed back to each argument's shape afterwards).
-add = defprim("add", np.add,
+add = defprim("add", np.add, saves="none",
               jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
-              vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves="none", broadcasts=True)
-subtract = defprim("subtract", np.subtract,
+              vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), broadcasts=True)
+subtract = defprim("subtract", np.subtract, saves="none",
                    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
-                   vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), saves="none", broadcasts=True)
-multiply = defprim("multiply", np.multiply,
+                   vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), broadcasts=True)
+multiply = defprim("multiply", np.multiply, saves="args",
                    jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
-                   vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), saves="args", broadcasts=True)
+                   vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), broadcasts=True)
 # x / y: ∂x = 1/y, ∂y = −x/y² = −ans/y.
-divide = defprim("divide", np.divide,
+divide = defprim("divide", np.divide, saves="both",
                  jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -(t * ans) / y),
-                 vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y), saves="both", broadcasts=True)
+                 vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -(g * ans) / y), broadcasts=True)
 # where(cond, x, y) with a constant boolean cond: the derivative flows to the chosen branch.
-where = defprim("where", lambda x, y, cond: np.where(cond, x, y),
+where = defprim("where", lambda x, y, cond: np.where(cond, x, y), saves="none",
                 jvp=(lambda t, ans, x, y, cond: where(t, 0.0, cond=cond),
                      lambda t, ans, x, y, cond: where(0.0, t, cond=cond)),
                 vjp=(lambda g, ans, x, y, cond: where(g, 0.0, cond=cond),
-                     lambda g, ans, x, y, cond: where(0.0, g, cond=cond)), saves="none", broadcasts=True)
+                     lambda g, ans, x, y, cond: where(0.0, g, cond=cond)), broadcasts=True)
 
 
 # --- reductions --------------------------------------------------------------------------------
@@ -138,48 +139,48 @@ def _max_share(ans, x, axis, keepdims):
 
 
 # sum: tangent = sum of tangents; cotangent = g broadcast back over the summed axes.
-sum = defprim("sum", _reduce_impl(np.sum),
+sum = defprim("sum", _reduce_impl(np.sum), saves="none",
               jvp=(lambda t, ans, x, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),),
               vjp=(lambda g, ans, x, axis, keepdims:
-                   broadcast_to(_with_kept_dims(g, x, axis, keepdims), shape=g.shape[:1] + x.shape),), saves="none")
+                   broadcast_to(_with_kept_dims(g, x, axis, keepdims), shape=g.shape[:1] + x.shape),))
 # max: a weighted sum with weights `_max_share` (a constant once x is known).
-max = defprim("max", _reduce_impl(np.max),
+max = defprim("max", _reduce_impl(np.max), saves="both",
               jvp=(lambda t, ans, x, axis, keepdims:
                    sum(t * _max_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
               vjp=(lambda g, ans, x, axis, keepdims:
-                   _with_kept_dims(g, x, axis, keepdims) * _max_share(ans, x, axis, keepdims),), saves="both")
+                   _with_kept_dims(g, x, axis, keepdims) * _max_share(ans, x, axis, keepdims),))
 
 
 # --- structure (linear primitives: the tangent goes through the same op) ---------------------
-reshape = defprim("reshape", lambda x, shape: np.reshape(x, shape),
+reshape = defprim("reshape", lambda x, shape: np.reshape(x, shape), saves="none",
                   jvp=(lambda t, ans, x, shape: reshape(t, shape=t.shape[:1] + ans.shape),),
-                  vjp=(lambda g, ans, x, shape: reshape(g, shape=g.shape[:1] + x.shape),), saves="none")
-broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                  vjp=(lambda g, ans, x, shape: reshape(g, shape=g.shape[:1] + x.shape),))
+broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape), saves="none",
                        jvp=(lambda t, ans, x, shape: broadcast_batched(t, ans.shape),),
-                       vjp=(lambda g, ans, x, shape: unbroadcast(g, x.shape),), saves="none")
-matrix_transpose = defprim("matrix_transpose", lambda x: np.swapaxes(x, -1, -2),
+                       vjp=(lambda g, ans, x, shape: unbroadcast(g, x.shape),))
+matrix_transpose = defprim("matrix_transpose", lambda x: np.swapaxes(x, -1, -2), saves="none",
                            jvp=(lambda t, ans, x: matrix_transpose(t),),
-                           vjp=(lambda g, ans, x: matrix_transpose(g),), saves="none")
-roll = defprim("roll", lambda x, shift, axis: np.roll(x, shift, axis),
+                           vjp=(lambda g, ans, x: matrix_transpose(g),))
+roll = defprim("roll", lambda x, shift, axis: np.roll(x, shift, axis), saves="none",
                jvp=(lambda t, ans, x, shift, axis: roll(t, shift=shift, axis=axis),),
-               vjp=(lambda g, ans, x, shift, axis: roll(g, shift=_negate(shift), axis=axis),), saves="none")
+               vjp=(lambda g, ans, x, shift, axis: roll(g, shift=_negate(shift), axis=axis),))
 # getitem with basic indices only; idx = (Ellipsis, *entries) indexes the trailing dimensions.
 # Its transpose writes the cotangent into zeros (`scatter`), and scatter's transpose is getitem.
-getitem = defprim("getitem", lambda x, idx: x[idx],
+getitem = defprim("getitem", lambda x, idx: x[idx], saves="none",
                   jvp=(lambda t, ans, x, idx: getitem(t, idx=idx),),
-                  vjp=(lambda g, ans, x, idx: scatter(g, idx=idx, shape=x.shape[x.ndim - len(idx) + 1:]),), saves="none")
-scatter = defprim("scatter", _scatter_impl,
+                  vjp=(lambda g, ans, x, idx: scatter(g, idx=idx, shape=x.shape[x.ndim - len(idx) + 1:]),))
+scatter = defprim("scatter", _scatter_impl, saves="none",
                   jvp=(lambda t, ans, g, idx, shape: scatter(t, idx=idx, shape=shape),),
-                  vjp=(lambda g, ans, x, idx, shape: getitem(g, idx=idx),), saves="none")
-stack = defprim("stack", _stack_impl,
+                  vjp=(lambda g, ans, x, idx, shape: getitem(g, idx=idx),))
+stack = defprim("stack", _stack_impl, saves="none",
                 jvp=lambda ts, ans, *xs, axis: stack(*_zeros_for_missing(ts, xs), axis=axis),
                 vjp=PerArgument(lambda i, g, ans, *xs, axis:
-                                getitem(g, idx=(Ellipsis, i) + (slice(None),) * (-axis - 1))), saves="none")
-concat = defprim("concat", _concat_impl,
+                                getitem(g, idx=(Ellipsis, i) + (slice(None),) * (-axis - 1))))
+concat = defprim("concat", _concat_impl, saves="none",
                  jvp=lambda ts, ans, *xs, axis: concat(*_zeros_for_missing(ts, xs), axis=axis),
                  vjp=PerArgument(lambda i, g, ans, *xs, axis:
                                  getitem(g, idx=(Ellipsis, _concat_slice(xs, i, axis))
-                                         + (slice(None),) * (-axis - 1))), saves="none")
+                                         + (slice(None),) * (-axis - 1))))
 
 
 # --- matmul (operands 1-D or 2-D) ------------------------------------------------------------
@@ -213,13 +214,14 @@ def _matmul_vjp_a(g, ans, a, b):
 
 def _matmul_vjp_b(g, ans, a, b):
     if a.ndim == 1:                        # y = a @ b: ∂b = a ⊗ g
-        return reshape(g, shape=g.shape[:1] + (1,) + g.shape[1:]) * reshape(a, shape=a.shape + (1,) * (b.ndim - 1))
+        g_rows = reshape(g, shape=g.shape[:1] + (1,) + g.shape[1:])
+        return g_rows * reshape(a, shape=a.shape + (1,) * (b.ndim - 1))
     return _left_matmul(matrix_transpose(a), g)
 
 
-matmul = defprim("matmul", np.matmul,
+matmul = defprim("matmul", np.matmul, saves="args",
                  jvp=(lambda t, ans, a, b: _rows_matmul(t, b), lambda t, ans, a, b: _left_matmul(a, t)),
-                 vjp=(_matmul_vjp_a, _matmul_vjp_b), saves="args")
+                 vjp=(_matmul_vjp_a, _matmul_vjp_b))
 
 
 # --- helpers shared by the rules and the transforms --------------------------------------------

@@ -1,7 +1,8 @@
 """Reverse mode: a flat tape recorded in execution order, swept backwards with batched cotangents.
 
 Recording order is a topological order, so the sweep is a plain `for entry in reversed(tape)`:
-no graph search, no recursion. For y = f(x₁, …, x_r):  x̄ᵢ += ∂f/∂xᵢᵀ · ȳ, one VJP rule per argument.
+no graph search, no recursion. For y = f(x₁, …, x_r):  x̄ᵢ += ∂f/∂xᵢᵀ · ȳ, one VJP rule per
+argument.
 
 Memory: the tape holds a `Node` (the cotangent slot) per recorded value, never the `Var` the
 user's code holds, and keeps alive only the residuals each primitive's rule reads (its
