@@ -16,7 +16,7 @@ def central_jacobian(f, x, step=1e-6):
     return np.stack(columns, axis=1)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fd_jacobian():
     """The finite-difference oracle for functions that are not registered problems."""
     return central_jacobian
