@@ -40,6 +40,8 @@ CASES = [
     ("power negative", lambda xp, a: a**-2, [(4,)]),
     ("power float", lambda xp, a: a**0.5, [(4,)]),
     ("square", lambda xp, a: xp.square(a), [(4,)]),
+    ("constant base", lambda xp, a: 2.0**a, [(4,)]),
+    ("power 0 is constant", lambda xp, a: a**0 + a, [(4,)]),
     ("add", lambda xp, a, b: a + b, [(4,), (4,)]),
     ("subtract", lambda xp, a, b: a - b, [(4,), (4,)]),
     ("multiply", lambda xp, a, b: a * b, [(4,), (4,)]),
