@@ -1,4 +1,10 @@
 """adcompare: forward- vs reverse-mode automatic differentiation, compared on the same problems
-across PyTorch, JAX, HIPS autograd and a numpy reference engine."""
+across PyTorch, JAX, HIPS autograd and a numpy reference engine.
 
-from adcompare.problems import problem_names  # noqa: F401
+    import adcompare as ad
+    ad.vjp("poly3", [1, 2, 3], v=[3, 2, 1], backend="torch")   # array([10., 34., 42.])
+"""
+
+from adcompare.api import hvp, jacobian, jvp, prepare, primal, problem_names, vjp  # noqa: F401
+from adcompare.backends import Unavailable, backend_names  # noqa: F401
+from adcompare.errors import UserError  # noqa: F401

@@ -1,0 +1,206 @@
+"""What the framework adapters share: availability checks, input casting, loop Jacobians, and the
+operators written once against JAX-style function transforms (jax, jax-jit and torch.func).
+
+Nothing here imports a framework at module import; the adapters pass their framework's functions in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import os
+from typing import Any, Callable, ClassVar, Collection, Mapping
+
+import numpy as np
+
+from adcompare.backends.base import Backend, Unavailable
+from adcompare.operators import Operator
+from adcompare.problems import Instance
+
+
+class FrameworkBackend(Backend):
+    """A backend over one importable framework.
+
+    `operators` names what it implements; every other operator is unsupported, with the reason
+    from `unsupported` where one is known.
+    """
+
+    module: ClassVar[str]                              # import name of the framework
+    operators: ClassVar[Collection[str]] = ()          # operator names it implements
+    unsupported: ClassVar[Mapping[str, str]] = {}      # operator name -> why not
+
+    def missing_reason(self) -> str | None:
+        # find_spec answers without importing the framework (torch/jax take ~1 s to import).
+        if importlib.util.find_spec(self.module) is None:
+            return f"{self.module} is not installed; install it with: {self.install_hint}"
+        return None
+
+    def unsupported_reason(self, operator: Operator) -> str | None:
+        if operator.name in self.operators:
+            return None
+        return self.unsupported.get(operator.name, f"{self.name} does not implement {operator.name}")
+
+
+def nvidia_gpu_missing() -> str | None:
+    """A reason when this machine plainly has no NVIDIA GPU (no driver device node), else None.
+
+    Lets `adcompare list` and skipped GPU combinations answer without importing torch or jax;
+    where the node exists, the framework itself is asked.
+    """
+    if not os.path.exists("/dev/nvidiactl"):
+        return "no NVIDIA GPU on this machine (/dev/nvidiactl is missing)"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class NumpyInputs:
+    """x, the direction and the constants as numpy arrays of the requested dtype.
+
+    `direction` is the user's v or t, or for a loop Jacobian the identity whose rows are the
+    n tangents (forward) or m cotangents (reverse); None for operators that take none.
+    """
+
+    x: np.ndarray
+    direction: np.ndarray | None
+    constants: Mapping[str, Any]
+
+
+def numpy_inputs(operator: Operator, inst: Instance, x: np.ndarray, direction: np.ndarray | None,
+                 dtype: str) -> NumpyInputs:
+    cast = np.dtype(dtype)
+    if operator.kind == "jacobian" and operator.strategy == "loop":
+        direction = np.eye(inst.n if operator.mode == "fwd" else inst.m)
+    return NumpyInputs(
+        np.asarray(x, dtype=cast),
+        None if direction is None else np.asarray(direction, dtype=cast),
+        convert_constants(inst.constants, lambda a: np.asarray(a, dtype=cast)),
+    )
+
+
+def convert_constants(constants: Mapping[str, Any], convert: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+    """Arrays through `convert`; structure (like lorenz96's `steps` int) passes unchanged."""
+    return {k: convert(v) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+
+
+def problem_function(inst: Instance, xp, constants: Mapping[str, Any]) -> Callable:
+    """x ↦ f(x) for the instance, with namespace and converted constants bound once."""
+    return functools.partial(_evaluate, inst.problem.f, xp, constants)
+
+
+def _evaluate(f, xp, constants, x):
+    return f(xp, x, constants)
+
+
+def loop_jacobian(product: Callable[[Any], Any], basis, map_rows: Callable, mode: str):
+    """J from single products over the rows of `basis` (the identity):
+    reverse rows eᵢᵀJ stack as J, forward columns J eⱼ stack as Jᵀ and are transposed."""
+    rows = map_rows(product, basis)
+    return rows if mode == "rev" else rows.T
+
+
+def eager_map_rows(stack: Callable) -> Callable:
+    """A Python loop over the rows of a basis, results stacked (the 'loop' strategy)."""
+    def map_rows(product, basis):
+        return stack([product(e) for e in basis])
+    return map_rows
+
+
+def identity(result):
+    return result
+
+
+def first_output(fun: Callable) -> Callable:
+    """The scalar f(x)[0] of a scalar-output problem (m = 1), as grad transforms require."""
+    return lambda z: fun(z)[0]
+
+
+def unsupported_for_problem(backend: str, inst: Instance, err: Exception) -> Unavailable:
+    return Unavailable(f"{backend} cannot differentiate {inst.label()}: {err}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Transforms:
+    """JAX-style transforms, spelled identically by jax and torch.func:
+    vjp(f, x) -> (y, pullback) with pullback(v) -> (x̄,); jvp(f, (x,), (t,)) -> (y, ẏ);
+    jacfwd(f)(x), jacrev(f)(x), grad(f)(x); map_rows(product, basis) -> stacked products."""
+
+    vjp: Callable
+    jvp: Callable
+    jacfwd: Callable
+    jacrev: Callable
+    grad: Callable
+    map_rows: Callable
+
+
+def _primal(T, fun):
+    return lambda x, d: fun(x)
+
+
+def _vjp(T, fun):
+    vjp = T.vjp
+    return lambda x, v: vjp(fun, x)[1](v)[0]
+
+
+def _jvp(T, fun):
+    jvp = T.jvp
+    return lambda x, t: jvp(fun, (x,), (t,))[1]
+
+
+def _jacobian_fwd(T, fun):
+    jac = T.jacfwd(fun)
+    return lambda x, d: jac(x)
+
+
+def _jacobian_rev(T, fun):
+    jac = T.jacrev(fun)
+    return lambda x, d: jac(x)
+
+
+def _jacobian_fwd_loop(T, fun):
+    jvp, map_rows = T.jvp, T.map_rows
+    return lambda x, basis: loop_jacobian(lambda e: jvp(fun, (x,), (e,))[1], basis, map_rows, "fwd")
+
+
+def _jacobian_rev_loop(T, fun):
+    vjp, map_rows = T.vjp, T.map_rows
+
+    def jacobian(x, basis):
+        pullback = vjp(fun, x)[1]          # one recording, m sweeps
+        return loop_jacobian(lambda e: pullback(e)[0], basis, map_rows, "rev")
+    return jacobian
+
+
+def _hvp_fwd_rev(T, fun):
+    gradient, jvp = T.grad(first_output(fun)), T.jvp
+    return lambda x, t: jvp(gradient, (x,), (t,))[1]
+
+
+def _hvp_rev_rev(T, fun):
+    gradient, grad = T.grad(first_output(fun)), T.grad
+    return lambda x, t: grad(lambda z: (gradient(z) * t).sum())(x)
+
+
+def _hvp_rev_fwd(T, fun):
+    scalar, grad, jvp = first_output(fun), T.grad, T.jvp
+    return lambda x, t: grad(lambda z: jvp(scalar, (z,), (t,))[1])(x)
+
+
+TRANSFORM_OPERATORS: dict[str, Callable[[Transforms, Callable], Callable]] = {
+    "primal": _primal,
+    "vjp": _vjp,
+    "jvp": _jvp,
+    "jacobian-fwd": _jacobian_fwd,
+    "jacobian-rev": _jacobian_rev,
+    "jacobian-fwd-loop": _jacobian_fwd_loop,
+    "jacobian-rev-loop": _jacobian_rev_loop,
+    "hvp-fwd-rev": _hvp_fwd_rev,
+    "hvp-rev-rev": _hvp_rev_rev,
+    "hvp-rev-fwd": _hvp_rev_fwd,
+}
+
+
+def transform_operator(operator: Operator, T: Transforms, fun: Callable) -> Callable:
+    """g(x, d) computing `operator` for f = fun with the transforms T (d: v, t, basis or None)."""
+    return TRANSFORM_OPERATORS[operator.name](T, fun)
+

@@ -1,0 +1,86 @@
+"""HIPS autograd, the established numpy AD library and the peer of our engine.
+
+Problems run on `autograd.numpy`. Reverse mode: `make_vjp`; forward mode: `make_jvp` (autograd's
+forward mode, with its own JVP rules). autograd has no vmap and no vector mode, so the batched
+Jacobians are unsupported; `autograd.jacobian` is itself one recording and a loop of m VJPs,
+which is exactly the `jacobian-rev-loop` operator. HVPs, all three by nesting:
+  rev-rev  `hessian_vector_product` (the gradient of ⟨∇f, t⟩);
+  fwd-rev  `make_jvp(grad(f))`;
+  rev-fwd  `grad(x ↦ make_jvp(f)(x)(t))`.
+An op without a VJP/JVP rule makes that problem unsupported (with autograd's message), not a crash.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from adcompare.backends import register_backend
+from adcompare.backends._common import (
+    FrameworkBackend,
+    eager_map_rows,
+    first_output,
+    identity,
+    loop_jacobian,
+    numpy_inputs,
+    problem_function,
+    unsupported_for_problem,
+)
+from adcompare.backends.base import Built
+
+_NO_VMAP = "autograd has no vmap or vector mode; use the loop strategy"
+
+
+@register_backend
+class AutogradBackend(FrameworkBackend):
+    name = "autograd"
+    summary = "HIPS autograd: make_vjp, make_jvp, jacobian, hessian_vector_product"
+    module = "autograd"
+    install_hint = "pip install autograd"
+    order = 30
+    operators = ("primal", "vjp", "jvp", "jacobian-fwd-loop", "jacobian-rev-loop",
+                 "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
+    unsupported = {"jacobian-fwd": _NO_VMAP, "jacobian-rev": _NO_VMAP}
+
+    def build(self, operator, inst, x, direction, device, dtype):
+        import autograd
+        import autograd.numpy as anp
+
+        inputs = numpy_inputs(operator, inst, x, direction, dtype)
+        fun = problem_function(inst, anp, inputs.constants)
+        run = self._run(autograd, operator, fun, inputs.x, inputs.direction)
+        try:
+            run()     # autograd reports a missing derivative rule only when it meets the op
+        except NotImplementedError as err:
+            raise unsupported_for_problem(self.name, inst, err) from err
+        return Built(run, identity, identity)
+
+    def _run(self, autograd, operator, fun, x, d):
+        name = operator.name
+        if name == "primal":
+            return functools.partial(fun, x)
+        if name == "vjp":
+            make_vjp = autograd.make_vjp(fun)
+            return lambda: make_vjp(x)[0](d)
+        if name == "jvp":
+            make_jvp = autograd.make_jvp(fun)
+            return lambda: make_jvp(x)(d)[1]
+        if name == "jacobian-rev-loop":
+            return functools.partial(autograd.jacobian(fun), x)
+        if name == "jacobian-fwd-loop":
+            make_jvp, map_rows = autograd.make_jvp(fun), eager_map_rows(autograd.numpy.stack)
+
+            def jacobian_fwd_loop():
+                jvp_at_x = make_jvp(x)
+                return loop_jacobian(lambda e: jvp_at_x(e)[1], d, map_rows, "fwd")
+            return jacobian_fwd_loop
+
+        scalar = first_output(fun)
+        if name == "hvp-rev-rev":
+            return functools.partial(autograd.hessian_vector_product(scalar), x, d)
+        if name == "hvp-fwd-rev":
+            make_jvp = autograd.make_jvp(autograd.grad(scalar))
+            return lambda: make_jvp(x)(d)[1]
+        if name == "hvp-rev-fwd":
+            make_jvp = autograd.make_jvp(scalar)
+            return functools.partial(autograd.grad(lambda z: make_jvp(z)(d)[1]), x)
+        raise AssertionError(f"no builder for {name}")   # `operators` and this table disagree

@@ -1,0 +1,196 @@
+"""PyTorch eager autograd, as most users write it.
+
+VJP: `y.backward(v)` on a fresh leaf. JVP: `torch.autograd.forward_ad` (make_dual / unpack_dual).
+Batched Jacobians: `torch.autograd.functional.jacobian(vectorize=True)` with strategy
+"forward-mode" (n tangents through vmap) or "reverse-mode" (m cotangents through vmap).
+Loops: one forward and m `autograd.grad(retain_graph=True)` sweeps; or n forward-AD passes.
+HVPs, f scalar, H t:
+  rev-rev  ∇⟨∇f(x), t⟩ by double backward (create_graph=True);
+  fwd-rev  the tangent of ∇f when the backward runs on a dual input (forward AD over backward);
+  rev-fwd  the gradient of the forward-AD tangent f'(x)t (backward over forward AD).
+All three agree with torch.func to rounding (tests/test_backends.py checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from adcompare.backends import register_backend
+from adcompare.backends._common import (
+    FrameworkBackend,
+    convert_constants,
+    eager_map_rows,
+    first_output,
+    identity,
+    loop_jacobian,
+    numpy_inputs,
+    nvidia_gpu_missing,
+    problem_function,
+)
+from adcompare.backends.base import Built, Prepared, Unavailable
+
+TORCH_DEVICES = {"cpu": "cpu", "cuda": "cuda"}
+
+
+def _torch():
+    import torch
+    return torch
+
+
+@register_backend
+class TorchBackend(FrameworkBackend):
+    name = "torch"
+    summary = "PyTorch eager autograd: y.backward(v), torch.autograd.forward_ad"
+    devices = tuple(TORCH_DEVICES)
+    module = "torch"
+    install_hint = "pip install torch==2.13.0"
+    order = 10
+    operators = ("primal", "vjp", "jvp", "jacobian-fwd", "jacobian-rev", "jacobian-fwd-loop",
+                 "jacobian-rev-loop", "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
+
+    def device_missing_reason(self, device):
+        if device == "cuda":
+            reason = nvidia_gpu_missing()
+            if reason:
+                return reason
+            if not _torch().cuda.is_available():
+                return "torch.cuda.is_available() is False (CPU-only build or no usable GPU)"
+        return None
+
+    # --- shared by torch and torch-func ------------------------------------------------------
+    def _tensors(self, operator, inst, x, direction, device, dtype):
+        """(fun, x, direction) as tensors on the device; constants converted once here."""
+        torch = _torch()
+        import array_api_compat.torch as xp   # the array-API spelling of torch, resolved once
+
+        dev = torch.device(TORCH_DEVICES[device])
+        inputs = numpy_inputs(operator, inst, x, direction, dtype)
+
+        def tensor(a):
+            return torch.as_tensor(a, device=dev)
+
+        fun = problem_function(inst, xp, convert_constants(inputs.constants, tensor))
+        d = None if inputs.direction is None else tensor(inputs.direction)
+        return fun, tensor(inputs.x), d
+
+    def _block(self, device) -> Callable[[Any], Any]:
+        if device == "cuda":
+            synchronize = _torch().cuda.synchronize
+
+            def block(result):
+                synchronize()
+                return result
+            return block
+        return identity
+
+    def build(self, operator, inst, x, direction, device, dtype):
+        fun, x, d = self._tensors(operator, inst, x, direction, device, dtype)
+        run = self._run(operator, fun, x, d)
+        return Built(run, self._block(device), _to_numpy)
+
+    def tape_bytes(self, inst, x, device, dtype):
+        """Bytes of the distinct storages autograd saves for backward during one forward
+        (counted by `saved_tensors_hooks`; inputs and constants count when saved)."""
+        from adcompare.operators import get_operator
+
+        torch = _torch()
+        fun, x, _ = self._tensors(get_operator("primal"), inst, x, None, device, dtype)
+        storages: dict[int, int] = {}
+
+        def pack(t):
+            s = t.untyped_storage()
+            storages[s.data_ptr()] = s.nbytes()
+            return t
+
+        leaf = x.detach().requires_grad_()
+        with torch.autograd.graph.saved_tensors_hooks(pack, identity):
+            fun(leaf)
+        return sum(storages.values())
+
+    def peak_device_bytes(self, prepared: Prepared) -> int:
+        """CUDA `max_memory_allocated` over one run, minus what was allocated before it."""
+        if prepared.device != "cuda":
+            raise Unavailable(f"{self.name}: peak device memory is measured on cuda only")
+        cuda = _torch().cuda
+        cuda.synchronize()
+        cuda.reset_peak_memory_stats()
+        baseline = cuda.memory_allocated()
+        result = prepared.run()
+        cuda.synchronize()
+        peak = cuda.max_memory_allocated() - baseline
+        del result
+        return int(peak)
+
+    # --- eager autograd ----------------------------------------------------------------------
+    def _run(self, operator, fun, x, d) -> Callable[[], Any]:
+        torch = _torch()
+        fwad = torch.autograd.forward_ad
+        grad = torch.autograd.grad
+        dual_level, make_dual, unpack_dual = fwad.dual_level, fwad.make_dual, fwad.unpack_dual
+        name = operator.name
+
+        if name == "primal":
+            return functools.partial(fun, x)
+
+        if name == "vjp":
+            def vjp(x=x, v=d, fun=fun):
+                leaf = x.detach().requires_grad_()
+                fun(leaf).backward(v)
+                return leaf.grad
+            return vjp
+
+        if name == "jvp":
+            def jvp(x=x, t=d, fun=fun):
+                with dual_level():
+                    return unpack_dual(fun(make_dual(x, t))).tangent
+            return jvp
+
+        if name in ("jacobian-fwd", "jacobian-rev"):
+            strategy = "forward-mode" if operator.mode == "fwd" else "reverse-mode"
+            return functools.partial(torch.autograd.functional.jacobian, fun, x,
+                                     vectorize=True, strategy=strategy)
+
+        map_rows = eager_map_rows(torch.stack)
+        if name == "jacobian-fwd-loop":
+            def tangent(e):
+                with dual_level():
+                    return unpack_dual(fun(make_dual(x, e))).tangent
+            return functools.partial(loop_jacobian, tangent, d, map_rows, "fwd")
+
+        if name == "jacobian-rev-loop":
+            def jacobian_rev_loop():
+                leaf = x.detach().requires_grad_()
+                y = fun(leaf)        # one recording, m sweeps over it
+                return loop_jacobian(lambda e: grad(y, leaf, e, retain_graph=True)[0], d, map_rows, "rev")
+            return jacobian_rev_loop
+
+        scalar = first_output(fun)
+        if name == "hvp-rev-rev":
+            def hvp_rev_rev(x=x, t=d):
+                leaf = x.detach().requires_grad_()
+                g = grad(scalar(leaf), leaf, create_graph=True)[0]
+                return grad(g, leaf, t)[0]
+            return hvp_rev_rev
+
+        if name == "hvp-fwd-rev":
+            def hvp_fwd_rev(x=x, t=d):
+                with dual_level():
+                    leaf = x.detach().requires_grad_()
+                    g = grad(scalar(make_dual(leaf, t)), leaf)[0]   # backward on dual numbers
+                    return unpack_dual(g).tangent
+            return hvp_fwd_rev
+
+        if name == "hvp-rev-fwd":
+            def hvp_rev_fwd(x=x, t=d):
+                leaf = x.detach().requires_grad_()
+                with dual_level():
+                    directional = unpack_dual(scalar(make_dual(leaf, t))).tangent
+                return grad(directional, leaf)[0]
+            return hvp_rev_fwd
+
+        raise Unavailable(self.unsupported_reason(operator))
+
+
+def _to_numpy(result):
+    return result.detach().cpu().numpy()

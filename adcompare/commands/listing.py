@@ -1,0 +1,68 @@
+"""`adcompare list`: the registered problems and backends, and which backends can run here.
+
+Availability is decided without importing torch or jax (`importlib.util.find_spec` and the GPU
+device node), so the listing stays fast.
+"""
+
+from __future__ import annotations
+
+from adcompare.backends import all_backends
+from adcompare.problems import Problem, all_problems
+
+
+def command_help(name: str) -> str:
+    return "list problems (n → m, sizes) and backends (devices, available or why not)"
+
+
+def add_arguments(name: str, parser) -> None:
+    pass
+
+
+def default_options(problem: Problem, n: int) -> dict[str, int]:
+    return {k: problem.option_default(k, n) if v is None else v for k, v in problem.options.items()}
+
+
+def shape_text(problem: Problem) -> str:
+    """'n → n', 'n → 1', '3 → 3' or 'n → m': the output size as a function of n."""
+    sizes = problem.sweep_sizes
+    outputs = {problem.output_size(n, **default_options(problem, n)) for n in sizes}
+    if len(sizes) == 1:
+        return f"{sizes[0]} → {outputs.pop()}"
+    if all(problem.output_size(n, **default_options(problem, n)) == n for n in sizes):
+        return "n → n"
+    if len(outputs) == 1:
+        return f"n → {outputs.pop()}"
+    return "n → m"
+
+
+def options_text(problem: Problem) -> str:
+    return ", ".join(f"{k}={'n' if v is None else v}" for k, v in problem.options.items())
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns, two spaces apart, the last column unpadded."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def backend_status(backend, device: str) -> str:
+    reason = backend.missing_reason() or backend.device_missing_reason(device)
+    return "available" if reason is None else f"unavailable: {reason}"
+
+
+def main(args) -> int:
+    problems = [[p.name, shape_text(p), ", ".join(map(str, p.sweep_sizes)), options_text(p), p.summary]
+                for p in all_problems()]
+    print("Problems")
+    print(table(["name", "n → m", "sweep n", "options", "summary"], problems))
+    backends = []
+    for b in all_backends():
+        for device in b.devices:
+            backends.append([b.name, device, backend_status(b, device), b.summary])
+    print("\nBackends")
+    print(table(["name", "device", "status", "summary"], backends))
+    return 0

@@ -1,0 +1,109 @@
+"""`adcompare vjp | jvp | jacobian | hvp PROBLEM`: one derivative product, printed.
+
+Without --x the problem's default x0(n) is used; without --v / --t a vector of ones (as
+`backward()` on a scalar uses 1). --json prints one object whose "result" holds the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from adcompare import api
+from adcompare.backends import DTYPES, Unavailable
+from adcompare.errors import UserError
+from adcompare.operators import HVP_MODES, JACOBIAN_MODES, JACOBIAN_STRATEGIES, hvp_operator, jacobian_operator
+
+HELP = {
+    "vjp": "vᵀJ by one reverse pass (v defaults to ones)",
+    "jvp": "J t by one forward pass (t defaults to ones)",
+    "jacobian": "the full Jacobian J, by forward (n tangents) or reverse (m cotangents) mode",
+    "hvp": "H t for a scalar-output problem, forward-over-reverse, reverse-over-reverse or reverse-over-forward",
+}
+DIRECTION = {"vjp": "v", "jvp": "t", "hvp": "t"}
+
+
+def command_help(name: str) -> str:
+    return HELP[name]
+
+
+def add_arguments(name: str, parser) -> None:
+    parser.add_argument("problem", help="problem name (see `adcompare list`)")
+    parser.add_argument("--backend", default="numpy", help="backend name (default: numpy)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--x", help="the point, comma-separated (use --x=-1,2 for a leading minus)")
+    where.add_argument("--n", type=int, help="size n; x is the problem's default x0(n)")
+    direction = DIRECTION.get(name)
+    if direction:
+        size = "m" if direction == "v" else "n"
+        parser.add_argument(f"--{direction}", help=f"the {'cotangent' if direction == 'v' else 'tangent'} "
+                                                   f"({size} numbers, comma-separated; default ones)")
+    if name == "jacobian":
+        parser.add_argument("--mode", required=True, help=f"one of: {', '.join(JACOBIAN_MODES)}")
+        parser.add_argument("--strategy", default="batched", help=f"one of: {', '.join(JACOBIAN_STRATEGIES)}")
+    if name == "hvp":
+        parser.add_argument("--mode", default=HVP_MODES[0], help=f"one of: {', '.join(HVP_MODES)}")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (torch) / gpu (jax)")
+    parser.add_argument("--dtype", default="float64", help=f"one of: {', '.join(DTYPES)}")
+    parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                        help="a problem option, e.g. --opt m=5 (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with key 'result'")
+
+
+def parse_numbers(text: str, flag: str) -> np.ndarray:
+    try:
+        return np.array([float(item) for item in text.split(",")], dtype=np.float64)
+    except ValueError:
+        raise UserError(f"--{flag}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def parse_options(items: list[str]) -> dict[str, int]:
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            options[key.strip()] = int(value)
+        except ValueError:
+            raise UserError(f"--opt: {item!r} is not KEY=INTEGER (e.g. --opt m=5)") from None
+    return options
+
+
+def operator_name(args) -> str:
+    if args.command == "jacobian":
+        return jacobian_operator(args.mode, args.strategy).name
+    if args.command == "hvp":
+        return hvp_operator(args.mode).name
+    return args.command
+
+
+def format_numbers(result: np.ndarray) -> str:
+    """One line for a vector, one line per row for a matrix; numbers as numpy prints scalars."""
+    rows = result if result.ndim == 2 else [result]
+    return "\n".join(" ".join(str(value) for value in row) for row in rows)
+
+
+def main(args) -> int:
+    operator = operator_name(args)
+    x = None if args.x is None else parse_numbers(args.x, "x")
+    flag = DIRECTION.get(args.command)
+    text = getattr(args, flag) if flag else None
+    direction = None if text is None else parse_numbers(text, flag)
+    try:
+        prepared = api.prepare(operator, args.problem, x, direction, n=args.n, backend=args.backend,
+                               device=args.device, dtype=args.dtype, **parse_options(args.opt))
+    except Unavailable as err:
+        raise UserError(f"cannot run {operator} here: {err}") from None
+    result = np.asarray(prepared())
+    if args.json:
+        inst = prepared.instance
+        print(json.dumps({
+            "problem": inst.name, "n": inst.n, "m": inst.m, "options": dict(inst.options),
+            "operator": operator, "backend": args.backend, "device": args.device, "dtype": args.dtype,
+            "result": result.tolist(),
+        }))
+    else:
+        print(format_numbers(result))
+    return 0
