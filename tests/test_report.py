@@ -7,6 +7,7 @@ adcompare environment sidecar next to each results file.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -21,7 +22,7 @@ import pytest
 
 from adcompare.errors import UserError
 from adcompare.report import build_report
-from adcompare.report import page, sections
+from adcompare.report import page, runinfo, sections
 from adcompare.report.results import CROSSOVER, TIME, load_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
@@ -70,7 +71,19 @@ def test_loader_reads_both_machines_and_decodes_params():
     assert t[0].value == raw_value("cpubox", TIME, target="torch:cpu", dtype="float64", case="square:1000",
                                    operator="vjp")
     assert t[0].unit == "seconds"
-    assert t[0].run.env["blas_kernel"] == "Zen"
+
+
+def test_run_environment_comes_from_the_sidecar_with_machine_json_as_fallback():
+    cpubox, gpubox = load_results(FIXTURE).latest
+    assert (runinfo.cpu(cpubox), runinfo.cores(cpubox), runinfo.gpu(cpubox)) == ("AMD EPYC 7B13", "2", "none")
+    assert runinfo.gpu(gpubox) == "NVIDIA H100 80GB HBM3 (driver 550.90.07, CUDA 12.4, memory 81559 MiB)"
+    assert runinfo.blas_kernel(gpubox) == "openblas SapphireRapids"
+    assert runinfo.threads(cpubox).startswith("torch 1, openblas 1, XLA_FLAGS --xla_cpu_multi_thread_eigen=false")
+    assert runinfo.versions(gpubox)["autograd"] == "not installed"
+    assert runinfo.recorded_at(gpubox) == "2026-11-25 21:00:00 UTC"
+    bare = dataclasses.replace(cpubox, env={})
+    assert (runinfo.cpu(bare), runinfo.cores(bare)) == ("AMD EPYC 7B13", "2")   # machine.json
+    assert (runinfo.gpu(bare), runinfo.blas_kernel(bare), runinfo.grid(bare)) == ("unknown",) * 3
 
 
 def test_loader_counts_skipped_nan_and_failed_none_apart():
@@ -162,7 +175,7 @@ def test_crossover_ratio_interpolates_the_sign_change():
 
 def test_machines_are_listed_side_by_side_with_their_environment(built):
     _, html = built
-    assert missing(html, "cpubox", "gpubox", "AMD EPYC 7B13", "NVIDIA H100 80GB HBM3", "driver 550.90.07",
+    assert missing(html, "cpubox", "gpubox", "AMD EPYC 7B13", "NVIDIA H100 80GB HBM3", "driver 550.90.07", "openblas Zen",
                    "CUDA 12.4", "SapphireRapids", "2.13.0+cpu", "3f9c2a1e", "gpu-slice",
                    "one column per machine") == []
     # every chart with both machines has both as subplot titles

@@ -63,8 +63,8 @@ def loaded(browser, tmp_path_factory):
     return browser
 
 
-# Per chart: traces, visible traces, and data marks drawn in the SVG (points, line paths, bars,
-# heatmap images).
+# Per chart: traces, visible traces, data marks drawn in the SVG (points, line paths, bars,
+# heatmap images) and axis tick labels.
 CHART_STATE = """
 return Array.from(document.querySelectorAll('.plotly-graph-div')).map(el => ({
   id: el.id,
@@ -72,6 +72,8 @@ return Array.from(document.querySelectorAll('.plotly-graph-div')).map(el => ({
   visible: el.data.filter(t => t.visible !== false).length,
   marks: el.querySelectorAll('.scatterlayer .point, .scatterlayer .js-line, .barlayer .point, '
                              + '.heatmaplayer image, .heatmaplayer .hm').length,
+  xticks: el.querySelectorAll('.xtick text').length,
+  yticks: el.querySelectorAll('.ytick text').length,
 }));
 """
 
@@ -87,6 +89,7 @@ def test_every_chart_drew_data_marks(loaded):
     for chart in charts:
         assert chart["traces"] > 0 and chart["visible"] > 0, chart
         assert chart["marks"] > 0, chart
+        assert chart["xticks"] > 0 and chart["yticks"] > 0, chart
 
 
 def test_menus_switch_the_visible_view(loaded):

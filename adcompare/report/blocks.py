@@ -133,8 +133,9 @@ class FacetedFigure:
                                  horizontal_spacing=0.05 if shared_y else 0.08,
                                  subplot_titles=self.columns if len(self.columns) > 1 else None)
         self.trace_facets: list[tuple | None] = []
-        self.fig.update_xaxes(title_text=x_title, type="log" if x_log else None, showgrid=True,
-                              gridcolor="#e5e7eb", zeroline=False)
+        # One tick per decade on log x: plotly's automatic log ticks sometimes come out empty.
+        self.fig.update_xaxes(title_text=x_title, type="log" if x_log else None, dtick=1 if x_log else None,
+                              showgrid=True, gridcolor="#e5e7eb", zeroline=False)
         self.fig.update_yaxes(type="log" if y_log else None, showgrid=True, gridcolor="#e5e7eb",
                               zeroline=False)
         self.fig.update_yaxes(title_text=y_title, row=1, col=1)

@@ -20,6 +20,7 @@ from adcompare.cases import parse_case
 from adcompare.errors import UserError
 from adcompare.operators import OPERATORS
 from adcompare.report import results as R
+from adcompare.report import runinfo as info
 from adcompare.report.blocks import (Chart, FacetedFigure, Styles, esc, fmt_bytes, fmt_seconds, fmt_value,
                                      hover, no_data, note, table, target_key)
 from adcompare.report.example import COTANGENTS, WorkedExample
@@ -89,45 +90,17 @@ def orders(extra: dict | None = None) -> dict:
 
 # --- 0. machines -----------------------------------------------------------------------------
 
-def env_get(run: R.Run, *keys: str, default: str = "unknown"):
-    """A value from the run's sidecar by path ("threads", "torch"), else `default`."""
-    node = run.env
-    for key in keys:
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return default if node is None or node == "" else node
-
-
-def gpu_text(run: R.Run) -> str:
-    gpu = run.env.get("gpu") if isinstance(run.env, dict) else None
-    if "gpu" in run.env and not gpu:
-        return "none"
-    if isinstance(gpu, dict):
-        return f"{gpu.get('model', 'unknown')} (driver {gpu.get('driver', 'unknown')}, CUDA {gpu.get('cuda', 'unknown')})"
-    return str(gpu) if gpu else "unknown"
-
-
-def threads_text(run: R.Run) -> str:
-    threads = run.env.get("threads")
-    if isinstance(threads, dict):
-        return ", ".join(f"{k} {v}" for k, v in threads.items()) or "unknown"
-    return "unknown" if threads is None else str(threads)
-
-
 def machines_section(ctx: Context) -> Section:
     cards = []
     for run in ctx.results.latest:
         if any(c[0] == run.machine for c in cards):
             continue
         count = sum(1 for m in ctx.results.measurements if m.run.machine == run.machine)
-        cpu = env_get(run, "cpu", default=run.machine_info.get("cpu") or "unknown")
-        cores = env_get(run, "cores", default=run.machine_info.get("num_cpu") or "unknown")
         cards.append((run.machine, f"""
 <div class="card"><h3>{esc(run.machine)}</h3><dl>
-<dt>CPU</dt><dd>{esc(cpu)} · {esc(cores)} cores</dd>
-<dt>GPU</dt><dd>{esc(gpu_text(run))}</dd>
-<dt>threads</dt><dd>{esc(threads_text(run))}</dd>
+<dt>CPU</dt><dd>{esc(info.cpu(run))} · {esc(info.cores(run))} cores</dd>
+<dt>GPU</dt><dd>{esc(info.gpu(run))}</dd>
+<dt>threads</dt><dd>{esc(info.threads(run))}</dd>
 <dt>commit</dt><dd><code>{esc(run.short_commit)}</code> · {esc(run.date)}</dd>
 <dt>numbers</dt><dd>{count} measurements</dd></dl></div>"""))
     several = len(cards) > 1
@@ -611,19 +584,22 @@ def compile_blocks(ctx: Context) -> list:
                            legendgroup=target, marker={**ctx.styles.marker(target), "size": 9, "opacity": 0.85},
                            text=[measured_hover(m, f"steady state {fmt_seconds(t)}", f"{m.value / t:.3g}× a call")
                                  for m, t in items], hovertemplate="%{text}<extra></extra>"), machine, (kind,))
-    lo = min(min(t, m.value) for _, m, t in pairs) / 2
-    hi = max(max(t, m.value) for _, m, t in pairs) * 2
-    for i, machine in enumerate(machines):
-        for k in range(0, 8):
-            factor = 10 ** k
-            if lo * factor > hi:
-                break
-            fig.add(go.Scatter(x=[lo, hi / factor], y=[lo * factor, hi], mode="lines+text",
-                               text=["", f"{factor:g}×"], textposition="bottom left", showlegend=False,
+    xlo, xhi = min(t for *_, t in pairs) / 2, max(t for *_, t in pairs) * 2
+    ylo, yhi = min(m.value for _, m, _ in pairs) / 2, max(m.value for _, m, _ in pairs) * 2
+    for machine in machines:
+        for factor in (10.0 ** k for k in range(0, 10)):
+            x0, x1 = max(xlo, ylo / factor), min(xhi, yhi / factor)   # the part inside the plot
+            if x0 >= x1:
+                continue
+            mid = math.sqrt(x0 * x1)
+            fig.add(go.Scatter(x=[x0, mid, x1], y=[x0 * factor, mid * factor, x1 * factor], mode="lines+text",
+                               text=["", f"{factor:,.0f}×", ""], textposition="top left", showlegend=False,
                                name="", line={"color": "#d1d5db", "width": 1, "dash": "dot"},
                                textfont={"color": GREY, "size": 11}, hoverinfo="skip"), machine)
-    fig.fig.update_xaxes(exponentformat="SI", minexponent=1, ticksuffix="s", range=[math.log10(lo), math.log10(hi)])
-    fig.fig.update_yaxes(exponentformat="SI", minexponent=1, ticksuffix="s", range=[math.log10(lo), math.log10(hi)])
+    fig.fig.update_xaxes(exponentformat="SI", minexponent=1, ticksuffix="s",
+                         range=[math.log10(xlo), math.log10(xhi)])
+    fig.fig.update_yaxes(exponentformat="SI", minexponent=1, ticksuffix="s",
+                         range=[math.log10(ylo), math.log10(yhi)])
     blocks.append(fig.chart("Circles CPU, diamonds GPU; hover for case, operator and both times."))
 
     rows = []
@@ -665,21 +641,21 @@ def runs_section(ctx: Context) -> Section:
     fields = {
         "commit": lambda r: r.short_commit,
         "commit date": lambda r: r.date,
-        "run started": format_started,
+        "recorded": info.recorded_at,
         "plotted": lambda r: "yes" if r.path in latest else "no (older commit)",
-        "CPU": lambda r: env_get(r, "cpu", default=r.machine_info.get("cpu") or "unknown"),
-        "cores": lambda r: env_get(r, "cores", default=r.machine_info.get("num_cpu") or "unknown"),
-        "threads": threads_text,
-        "BLAS kernel": lambda r: env_get(r, "blas_kernel"),
-        "GPU": gpu_text,
+        "CPU": info.cpu,
+        "cores": info.cores,
+        "threads": info.threads,
+        "BLAS kernel": info.blas_kernel,
+        "GPU": info.gpu,
         "dtypes measured": lambda r: ", ".join(sorted(dtypes.get(str(r.path), ()), key=dtype_order)) or "none",
-        "grid": lambda r: env_get(r, "grid"),
+        "grid": info.grid,
         "OS": lambda r: f"{r.machine_info.get('os', 'unknown')} · {r.machine_info.get('arch', 'unknown')}",
         "RAM": lambda r: ram_text(r.machine_info.get("ram")),
         "asv environment": lambda r: r.env_name,
     }
-    for name in VERSION_KEYS:
-        fields[name] = lambda r, name=name: env_get(r, "versions", name)
+    for name in info.version_names(ctx.results.runs):
+        fields[name] = lambda r, name=name: info.versions(r).get(name, "unknown")
     runs = ctx.results.runs
     rows = [[label, *(fn(r) for r in runs)] for label, fn in fields.items()]
     blocks = [table(["", *(r.machine for r in runs)], rows, cls="runs")]
@@ -702,21 +678,9 @@ def runs_section(ctx: Context) -> Section:
     return Section("runs", "6 · Machines, versions and runs", intro, blocks)
 
 
-VERSION_KEYS = ("python", "numpy", "torch", "jax", "autograd", "array-api-compat")
-
-
 def ram_text(kib) -> str:
     """machine.json's ram is in kB (from /proc/meminfo)."""
     try:
         return f"{int(kib) / 2**20:.1f} GiB"
     except (TypeError, ValueError):
         return "unknown"
-
-
-def format_started(run: R.Run) -> str:
-    date = run.env.get("date") if isinstance(run.env, dict) else None
-    if isinstance(date, (int, float)):
-        return R.format_ms(date)
-    if isinstance(date, str) and date:
-        return date
-    return run.started
