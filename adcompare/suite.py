@@ -1,0 +1,289 @@
+"""`adcompare run`: the benchmark suite on the current checkout and environment, in one command.
+
+Steps: pick the combinations of the grid that can run here (narrowed by --problem, --backend,
+--device, --bench), register the machine without prompts, run asv on the installed environment
+with results saved against HEAD, write the environment sidecar, publish asv's pages, build the
+adcompare report, print where they are. `--check` is the CI mode: `asv check` plus a quick dry
+run of a small slice, failing if any benchmark fails.
+
+asv is handed exactly the selected combinations (`-b` regexes that match whole
+'family(param, ...)' names), so the corners of asv's parameter products that cannot run here —
+GPU targets on a CPU machine, HVPs of vector functions — cost no process at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from adcompare import environment, grid
+from adcompare.backends import all_devices, get_backend
+from adcompare.errors import UserError, choose_from
+from adcompare.problems import get_problem
+
+REPORT_PAGE = Path("html") / "adcompare" / "index.html"   # inside the results directory
+MAX_REGEX_CHARS = 100_000      # one argv string may not exceed 128 KiB on Linux
+LAUNCH_METHODS = ("auto", "spawn", "forkserver")
+# The CI slice: per family and target, the first combination (the smallest case).
+CHECK_PER_TARGET = 1
+# Environment variables that force an OpenBLAS kernel: dropped for the benchmark processes,
+# so they run the kernel the machine selects (recorded in the sidecar via threadpoolctl).
+OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def command_help(name: str) -> str:
+    return "run the asv benchmark suite here and publish asv's pages and the report"
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="one sample per combination (asv --quick)")
+    parser.add_argument("--grid", default="default", help=f"benchmark grid: {', '.join(grid.GRIDS)}")
+    parser.add_argument("--problem", action="append", metavar="P", help="only this problem (repeatable)")
+    parser.add_argument("--backend", action="append", metavar="B", help="only this backend (repeatable)")
+    parser.add_argument("--device", action="append", metavar="D", help="only this device (repeatable)")
+    parser.add_argument("--bench", metavar="REGEX",
+                        help="only combinations whose asv name 'family(target, ...)' matches REGEX")
+    parser.add_argument("--results", type=Path, metavar="DIR",
+                        help="results directory (default: results/ of the checkout)")
+    parser.add_argument("--machine", help="machine name for the results (default: from the hardware)")
+    parser.add_argument("--launch-method", default="auto", choices=LAUNCH_METHODS,
+                        help="asv launch method; auto = forkserver unless GPU targets are selected")
+    parser.add_argument("--list", action="store_true", help="print the selected combinations and exit")
+    parser.add_argument("--check", action="store_true",
+                        help="CI: asv check plus a quick dry run of a small slice; fails if any benchmark fails")
+
+
+# --- selection ----------------------------------------------------------------------------------
+def _validated(values, known, kind):
+    for value in values or ():
+        if value not in known:
+            raise choose_from(kind, value, known)
+    return set(values) if values else None
+
+
+def select(args) -> dict[str, list[tuple]]:
+    """Family name -> the combinations to run: in the grid, wanted, and able to run here."""
+    grid_name = grid.check_grid(args.grid)
+    problems = set(args.problem) if args.problem else None
+    for name in problems or ():
+        get_problem(name)
+    backends = set(args.backend) if args.backend else None
+    for name in backends or ():
+        get_backend(name)
+    devices = _validated(args.device, all_devices(), "device")
+    try:
+        bench = re.compile(args.bench) if args.bench else None
+    except re.error as err:
+        raise UserError(f"--bench is not a valid regular expression: {err}") from None
+
+    selected: dict[str, list[tuple]] = {}
+    for fam in grid.FAMILIES.values():
+        chosen = []
+        for combo in grid.combos(fam, grid_name):
+            kw = grid.combo_kwargs(fam, combo)
+            backend, device = kw["target"].split(":")
+            if backends and backend not in backends or devices and device not in devices:
+                continue
+            if problems and kw["case"].split(":")[0] not in problems:
+                continue
+            if bench and not bench.search(grid.asv_name(fam, combo)):
+                continue
+            if grid.unavailable_reason(fam, combo) is None:
+                chosen.append(combo)
+        if chosen:
+            selected[fam.name] = chosen
+    if not selected:
+        raise UserError("nothing to run: no combination of the grid matches the filters on this machine")
+    return selected
+
+
+def check_slice(selected: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """A small slice for CI: per family and target, its first combinations."""
+    out = {}
+    for name, combos in selected.items():
+        per_target: dict[str, list[tuple]] = {}
+        for combo in combos:
+            bucket = per_target.setdefault(combo[0], [])
+            if len(bucket) < CHECK_PER_TARGET:
+                bucket.append(combo)
+        out[name] = [c for bucket in per_target.values() for c in bucket]
+    return out
+
+
+def bench_regexes(selected: dict[str, list[tuple]]) -> list[str]:
+    """asv `-b` patterns matching exactly the selected combinations, each under MAX_REGEX_CHARS."""
+    patterns = []
+    for name, combos in selected.items():
+        fam = grid.FAMILIES[name]
+        head, tail = "^" + re.escape(name) + r"\((?:", r")\)$"
+        chunk: list[str] = []
+        size = len(head) + len(tail)
+        for combo in combos:
+            inner = re.escape(grid.asv_name(fam, combo)[len(name) + 1:-1])
+            if chunk and size + len(inner) + 1 > MAX_REGEX_CHARS:
+                patterns.append(head + "|".join(chunk) + tail)
+                chunk, size = [], len(head) + len(tail)
+            chunk.append(inner)
+            size += len(inner) + 1
+        if chunk:
+            patterns.append(head + "|".join(chunk) + tail)
+    return patterns
+
+
+# --- asv ----------------------------------------------------------------------------------------
+def project_root() -> Path:
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "asv.conf.json").is_file() or not (root / "benchmarks").is_dir():
+        raise UserError(f"adcompare run needs the source checkout (asv.conf.json and benchmarks/ in {root})")
+    return root
+
+
+def write_config(root: Path, results_dir: Path, where: Path) -> Path:
+    """asv.conf.json with absolute paths and results under `results_dir`."""
+    from asv.util import load_json
+
+    conf = load_json(str(root / "asv.conf.json"), js_comments=True)
+    conf.update(repo=str(root), benchmark_dir=str(root / "benchmarks"),
+                env_dir=str(root / ".asv" / "env"), results_dir=str(results_dir),
+                html_dir=str(results_dir / "html"))
+    path = where / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
+
+
+def asv(config: Path, *args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "asv", "--config", str(config), *args]
+    return subprocess.run(cmd, env=env, text=True, capture_output=capture)
+
+
+def benchmark_env(grid_name: str) -> dict[str, str]:
+    from adcompare import measure
+
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_FORCING}
+    env.update(measure.thread_env())
+    env[grid.GRID_ENV] = grid_name
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")   # JAX's GPU peak must be its own
+    return env
+
+
+def launch_method(requested: str, selected: dict[str, list[tuple]]) -> str:
+    """forkserver is ~10x cheaper per combination; spawn whenever a GPU target runs (CUDA and
+    forked processes do not mix)."""
+    if requested != "auto":
+        return requested
+    gpu = any(not c[0].endswith(":cpu") for combos in selected.values() for c in combos)
+    return "spawn" if gpu else "forkserver"
+
+
+def register_machine(config: Path, machine: str) -> None:
+    done = asv(config, "machine", "--yes", "--machine", machine, capture=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"asv machine failed:\n{done.stdout}{done.stderr}")
+
+
+def run_asv(config: Path, machine: str, selected, grid_name: str, quick: bool, method: str,
+            dry_run: bool = False) -> int:
+    args = ["run", "-E", f"existing:{sys.executable}", "--machine", machine,
+            "--launch-method", method, "--show-stderr", "--durations", "10"]
+    if dry_run:
+        args.append("--dry-run")
+    else:
+        args += ["--set-commit-hash", environment.git_commit(config_root(config))]
+    if quick:
+        args.append("--quick")
+    for pattern in bench_regexes(selected):
+        args += ["-b", pattern]
+    return asv(config, *args, env=benchmark_env(grid_name)).returncode
+
+
+def config_root(config: Path) -> Path:
+    return Path(json.loads(config.read_text())["repo"])
+
+
+def build_report(results_dir: Path) -> Path | None:
+    """The adcompare report, if the report module provides `build_report`."""
+    try:
+        from adcompare.report import build_report as build
+    except ImportError as err:
+        print(f"note: the adcompare report is not available ({err}); asv's pages are published")
+        return None
+    out = results_dir / REPORT_PAGE
+    built = build(results_dir, out)
+    return Path(built) if built else out
+
+
+def count(selected) -> int:
+    return sum(len(c) for c in selected.values())
+
+
+# --- the command --------------------------------------------------------------------------------
+def main(args) -> int:
+    root = project_root()
+    selected = select(args)
+    if args.list:
+        for name, combos in selected.items():
+            fam = grid.FAMILIES[name]
+            for combo in combos:
+                print(grid.asv_name(fam, combo))
+        print(f"{count(selected)} combinations", file=sys.stderr)
+        return 0
+    machine = args.machine or environment.machine_name()
+    with tempfile.TemporaryDirectory(prefix="adcompare-run-") as tmp:
+        if args.check:
+            return check(root, Path(tmp), machine, selected, args)
+        results_dir = (args.results or root / "results").resolve()
+        config = write_config(root, results_dir, Path(tmp))
+        method = launch_method(args.launch_method, selected)
+        print(f"adcompare run: {count(selected)} combinations of the {args.grid} grid on machine "
+              f"{machine!r} ({method}{', quick' if args.quick else ''}); results in {results_dir}", flush=True)
+        register_machine(config, machine)
+        start = time.perf_counter()
+        status = run_asv(config, machine, selected, args.grid, args.quick, method)
+        elapsed = time.perf_counter() - start
+        info = environment.collect(root, machine, args.grid, sorted({c[1] for c in selected.get(
+            "time_operators.Operators.time_operator", [])} or {"float64"}),
+            extra={"run": {"quick": args.quick, "combinations": count(selected), "launch_method": method,
+                           "seconds": round(elapsed, 1), "asv_status": status}})
+        sidecar = environment.write_sidecar(results_dir, info)
+        published = asv(config, "publish", capture=True)
+        if published.returncode != 0:
+            print(published.stdout + published.stderr, file=sys.stderr)
+        report = build_report(results_dir)
+    print(f"\nadcompare run: {count(selected)} combinations in {elapsed / 60:.1f} min")
+    print(f"  results:    {results_dir}")
+    print(f"  env:        {sidecar}")
+    if published.returncode == 0:
+        print(f"  asv pages:  {results_dir / 'html' / 'index.html'} (serve with: asv preview)")
+    if report:
+        print(f"  report:     {report}")
+    if status != 0:
+        print("adcompare run: some benchmarks failed (see above)", file=sys.stderr)
+        return 1
+    return 0 if published.returncode == 0 else 1
+
+
+def check(root: Path, tmp: Path, machine: str, selected, args) -> int:
+    """CI: `asv check` and a quick dry run of one combination per family and target."""
+    config = write_config(root, tmp / "results", tmp)
+    env = benchmark_env(args.grid)
+    checked = asv(config, "check", "-E", f"existing:{sys.executable}", env=env)
+    if checked.returncode != 0:
+        print("adcompare run --check: asv check failed", file=sys.stderr)
+        return 1
+    register_machine(config, machine)
+    slice_ = check_slice(selected)
+    method = launch_method(args.launch_method, slice_)
+    print(f"adcompare run --check: quick dry run of {count(slice_)} combinations ({method})", flush=True)
+    status = run_asv(config, machine, slice_, args.grid, quick=True, method=method, dry_run=True)
+    if status != 0:
+        print("adcompare run --check: some benchmarks failed", file=sys.stderr)
+        return 1
+    print("adcompare run --check: ok")
+    return 0
