@@ -33,6 +33,7 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
+QUICK_ENV = "ADCOMPARE_QUICK"   # set by `adcompare run --quick`: in-process timings take fewer samples
 
 # Largest arrays an operator may need before a combination counts as "too large for this
 # machine" (n/a rather than a swap storm): elements of the Jacobian plus its seed matrix, and
@@ -219,13 +220,16 @@ def ratio_divisor(operator: Operator, inst: Instance) -> int:
     return min(inst.n, inst.m) if operator.kind == "jacobian" else 1
 
 
-def cost_ratio(target: str, dtype: str, case: str, operator: str, repeat: int = 15,
+def cost_ratio(target: str, dtype: str, case: str, operator: str, repeat: int | None = None,
                sample_seconds: float = 2e-3) -> float:
     """time(operator) / (divisor · time(primal)), both timed in this process, interleaved.
 
     vjp/primal and jvp/primal are the quantities of the cheap-gradient bound (≈ 3–4);
     jacobian/(min(n, m)·primal) puts both Jacobian modes on that same scale. Samples of the
-    operator and the primal alternate so that drift affects both alike."""
+    operator and the primal alternate so that drift affects both alike. `repeat` defaults to
+    15 pairs of samples, 3 under $ADCOMPARE_QUICK."""
+    if repeat is None:
+        repeat = 3 if os.environ.get(QUICK_ENV) else 15
     op_p = prepared(target, dtype, case, operator)
     primal_p = prepared(target, dtype, case, "primal")
     n_op, n_primal = calibrate(op_p, sample_seconds), calibrate(primal_p, sample_seconds)

@@ -163,12 +163,14 @@ def asv(config: Path, *args: str, env: dict | None = None, capture: bool = False
     return subprocess.run(cmd, env=env, text=True, capture_output=capture)
 
 
-def benchmark_env(grid_name: str) -> dict[str, str]:
+def benchmark_env(grid_name: str, quick: bool = False) -> dict[str, str]:
     from adcompare import measure
 
-    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_FORCING}
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_FORCING + (measure.QUICK_ENV,)}
     env.update(measure.thread_env())
     env[grid.GRID_ENV] = grid_name
+    if quick:
+        env[measure.QUICK_ENV] = "1"
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")   # JAX's GPU peak must be its own
     return env
 
@@ -200,7 +202,7 @@ def run_asv(config: Path, machine: str, selected, grid_name: str, quick: bool, m
         args.append("--quick")
     for pattern in bench_regexes(selected):
         args += ["-b", pattern]
-    return asv(config, *args, env=benchmark_env(grid_name)).returncode
+    return asv(config, *args, env=benchmark_env(grid_name, quick)).returncode
 
 
 def config_root(config: Path) -> Path:
