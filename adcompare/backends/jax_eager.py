@@ -81,13 +81,14 @@ class JaxBackend(FrameworkBackend):
         return Built(run, jax.block_until_ready, np.asarray)
 
     def tape_bytes(self, inst, x, device, dtype):
-        """Bytes of the distinct residual arrays held by the pullback `jax.vjp` returns."""
+        """Bytes of the distinct residual arrays held by the pullback `jax.vjp` returns, the input
+        x and the constants left out (they exist without AD; as the reference engine counts)."""
         from adcompare.operators import get_operator
 
         jax = _jax()
         x, _, c = self._arrays(get_operator("vjp"), inst, x, None, device, dtype)
         pullback = jax.vjp(problem_function(inst, jax.numpy, c), x)[1]
-        leaves = {id(a): a for a in jax.tree_util.tree_leaves(pullback) if hasattr(a, "nbytes")}
+        leaves = {id(a): a for a in residual_leaves(jax, pullback, x, c)}
         return int(sum(a.nbytes for a in leaves.values()))
 
     def peak_device_bytes(self, prepared: Prepared) -> int:
@@ -102,3 +103,9 @@ class JaxBackend(FrameworkBackend):
             raise Unavailable(f"{self.name}: {prepared.device} reports no memory statistics")
         prepared.block(prepared.run())
         return int(device.memory_stats()["peak_bytes_in_use"] - before["bytes_in_use"])
+
+
+def residual_leaves(jax, pullback, x, constants) -> list:
+    """The arrays a `jax.vjp` pullback holds, minus x and the constants (by identity)."""
+    given = {id(x), *(id(v) for v in constants.values())}
+    return [a for a in jax.tree_util.tree_leaves(pullback) if hasattr(a, "nbytes") and id(a) not in given]

@@ -16,7 +16,7 @@ import numpy as np
 from adcompare.backends import register_backend
 from adcompare.backends._common import Transforms, transform_operator
 from adcompare.backends.base import Built
-from adcompare.backends.jax_eager import JaxBackend, _jax
+from adcompare.backends.jax_eager import JaxBackend, _jax, residual_leaves
 
 
 @register_backend
@@ -48,7 +48,7 @@ class JaxJitBackend(JaxBackend):
     def tape_bytes(self, inst, x, device, dtype):
         """XLA's compiled memory analysis of the jitted forward half of a VJP: the output bytes
         of `jit(x ↦ residuals of jax.vjp)`, i.e. what a compiled reverse pass must keep between
-        its forward and backward sweeps, after XLA's own fusion and deduplication."""
+        its forward and backward sweeps, after XLA's own fusion; x and the constants left out."""
         from adcompare.operators import get_operator
 
         jax = _jax()
@@ -59,7 +59,7 @@ class JaxJitBackend(JaxBackend):
         def residuals(x, arrays):
             constants = {**structure, **arrays}
             pullback = jax.vjp(lambda z: f(jnp, z, constants), x)[1]
-            return jax.tree_util.tree_leaves(pullback)
+            return residual_leaves(jax, pullback, x, arrays)
 
         analysis = self._compiled(residuals, x, arrays).memory_analysis()
         return int(analysis.output_size_in_bytes)

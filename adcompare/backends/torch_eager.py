@@ -60,7 +60,7 @@ class TorchBackend(FrameworkBackend):
 
     # --- shared by torch and torch-func ------------------------------------------------------
     def _tensors(self, operator, inst, x, direction, device, dtype):
-        """(fun, x, direction) as tensors on the device; constants converted once here."""
+        """(fun, x, direction, constants) as tensors on the device, converted once here."""
         torch = _torch()
         import array_api_compat.torch as xp   # the array-API spelling of torch, resolved once
 
@@ -70,9 +70,9 @@ class TorchBackend(FrameworkBackend):
         def tensor(a):
             return torch.as_tensor(a, device=dev)
 
-        fun = problem_function(inst, xp, convert_constants(inputs.constants, tensor))
+        constants = convert_constants(inputs.constants, tensor)
         d = None if inputs.direction is None else tensor(inputs.direction)
-        return fun, tensor(inputs.x), d
+        return problem_function(inst, xp, constants), tensor(inputs.x), d, constants
 
     def _block(self, device) -> Callable[[Any], Any]:
         if device == "cuda":
@@ -85,25 +85,28 @@ class TorchBackend(FrameworkBackend):
         return identity
 
     def build(self, operator, inst, x, direction, device, dtype):
-        fun, x, d = self._tensors(operator, inst, x, direction, device, dtype)
+        fun, x, d, _ = self._tensors(operator, inst, x, direction, device, dtype)
         run = self._run(operator, fun, x, d)
         return Built(run, self._block(device), _to_numpy)
 
     def tape_bytes(self, inst, x, device, dtype):
-        """Bytes of the distinct storages autograd saves for backward during one forward
-        (counted by `saved_tensors_hooks`; inputs and constants count when saved)."""
+        """Bytes of the distinct storages autograd saves for backward during one forward, counted
+        by `saved_tensors_hooks`; the input x and the constants exist without AD and are left
+        out (as the reference engine does). torch.func.vjp records the same graph."""
         from adcompare.operators import get_operator
 
         torch = _torch()
-        fun, x, _ = self._tensors(get_operator("primal"), inst, x, None, device, dtype)
+        fun, x, _, constants = self._tensors(get_operator("primal"), inst, x, None, device, dtype)
+        leaf = x.detach().requires_grad_()
+        not_tape = {t.untyped_storage().data_ptr() for t in (leaf, *constants.values()) if torch.is_tensor(t)}
         storages: dict[int, int] = {}
 
         def pack(t):
             s = t.untyped_storage()
-            storages[s.data_ptr()] = s.nbytes()
+            if s.data_ptr() not in not_tape:
+                storages[s.data_ptr()] = s.nbytes()
             return t
 
-        leaf = x.detach().requires_grad_()
         with torch.autograd.graph.saved_tensors_hooks(pack, identity):
             fun(leaf)
         return sum(storages.values())

@@ -1,0 +1,95 @@
+"""The `adcompare` command as users run it: a subprocess, its stdout, stderr and exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adcompare.backends import backend_names, get_backend
+from adcompare.problems import all_problems
+
+
+def adcompare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "adcompare", *args], capture_output=True, text=True, timeout=600)
+
+
+def json_result(*args: str):
+    done = adcompare(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["result"]
+
+
+def skip_if_missing(backend: str):
+    reason = get_backend(backend).missing_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.mark.parametrize("backend", backend_names())
+def test_golden_vjp_from_the_command_line(backend):
+    skip_if_missing(backend)
+    assert json_result("vjp", "poly3", "--backend", backend, "--x", "1,2,3") == [5, 18, 34]
+    assert json_result("vjp", "poly3", "--backend", backend, "--x", "1,2,3", "--v", "3,2,1") == [10, 34, 42]
+
+
+def test_plain_output_and_default_x():
+    skip_if_missing("torch")
+    done = adcompare("vjp", "poly3", "--backend", "torch", "--v", "3,2,1")   # x0 of poly3 is (1, 2, 3)
+    assert done.returncode == 0, done.stderr
+    assert [float(s) for s in done.stdout.split()] == [10, 34, 42]
+    done = adcompare("jacobian", "poly3", "--backend", "torch", "--mode", "rev", "--strategy", "loop")
+    assert np.loadtxt(done.stdout.splitlines()).tolist() == [[2, 2, 1], [1, 12, 6], [2, 4, 27]]
+
+
+def test_jvp_hvp_options_and_dtype():
+    skip_if_missing("jax")
+    assert json_result("jvp", "square", "--backend", "jax", "--x", "1,2,3", "--t", "1,0,-1") == [2, 0, -6]
+    hvp = json_result("hvp", "rosenbrock", "--backend", "jax", "--x=1,2", "--t", "0.5,-1", "--mode", "rev-fwd")
+    np.testing.assert_allclose(hvp, [402 * 0.5 + 400, -200 - 200], rtol=1e-13)
+    jac = json_result("jacobian", "affine", "--backend", "jax", "--n", "3", "--opt", "m=5", "--mode", "fwd",
+                      "--dtype", "float32")
+    assert np.shape(jac) == (5, 3)
+
+
+def test_list_shows_every_problem_and_backend():
+    done = adcompare("list")
+    assert done.returncode == 0, done.stderr
+    for p in all_problems():
+        assert p.name in done.stdout and p.summary in done.stdout
+    for name in backend_names():
+        assert f"\n{name} " in done.stdout
+
+
+def test_check_passes_on_one_problem():
+    done = adcompare("check", "--problem", "poly3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 failed" in done.stdout and " ok" in done.stdout
+
+
+@pytest.mark.parametrize("args, allowed", [
+    (["vjp", "nope"], "choose from: affine"),
+    (["vjp", "poly3", "--backend", "nope"], "choose from: numpy, torch"),
+    (["vjp", "poly3", "--backend", "torch", "--device", "tpu"], "runs on cpu, cuda"),
+    (["jacobian", "poly3", "--mode", "sideways"], "choose from: fwd, rev"),
+    (["jacobian", "poly3", "--mode", "fwd", "--strategy", "zigzag"], "choose from: batched, loop"),
+    (["hvp", "rosenbrock", "--mode", "rev"], "choose from: fwd-rev, rev-rev, rev-fwd"),
+    (["vjp", "poly3", "--dtype", "float16"], "choose from: float64, float32"),
+    (["vjp", "poly3", "--v", "1,2"], "v must be a vector of shape (3,)"),
+    (["vjp", "poly3", "--x", "1,a"], "--x: '1,a' is not a comma-separated list of numbers"),
+    (["vjp", "poly3", "--x", "1,2,3", "--v", "1,,2"], "--v: '1,,2' is not"),
+    (["vjp", "poly3", "--n", "4"], "poly3: n must be 3"),
+    (["vjp", "affine", "--opt", "m"], "--opt: 'm' is not KEY=INTEGER"),
+    (["vjp", "affine", "--opt", "q=3"], "unknown option 'q'"),
+    (["vjp", "poly3", "--n", "x"], "invalid int value"),
+    (["check", "--backend", "nope"], "choose from: numpy"),
+])
+def test_user_mistakes_exit_2_with_one_line(args, allowed):
+    done = adcompare(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and allowed in lines[0], done.stderr

@@ -1,0 +1,46 @@
+"""JAX: `run` + `block` returns a computed result, and `run` compiles nothing — prepare took it all.
+
+Compilations are counted with `jax.monitoring`: XLA reports every backend compilation as the
+duration event '/jax/core/compile/backend_compile_duration'.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from adcompare.backends import Unavailable, all_backends, get_backend
+from adcompare.commands.check import check_direction, small_instance
+from adcompare.operators import OPERATORS
+from adcompare.problems import get_problem, problem_names
+
+jax = pytest.importorskip("jax")
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+COMPILES: list[str] = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, seconds, **kw: COMPILES.append(event) if event == COMPILE_EVENT else None)
+
+JAX_BACKENDS = [b.name for b in all_backends() if getattr(b, "module", "") == "jax"]
+
+
+def prepared_or_skip(backend, operator, inst):
+    try:
+        return get_backend(backend).prepare(OPERATORS[operator], inst, direction=check_direction(OPERATORS[operator], inst))
+    except Unavailable as err:
+        pytest.skip(str(err))
+
+
+@pytest.mark.parametrize("operator", list(OPERATORS))
+@pytest.mark.parametrize("backend", JAX_BACKENDS)
+@pytest.mark.parametrize("problem", problem_names())
+def test_run_compiles_nothing_and_block_waits(problem, backend, operator):
+    inst = small_instance(get_problem(problem))
+    before = len(COMPILES)
+    prepared = prepared_or_skip(backend, operator, inst)
+    if backend == "jax-jit":
+        assert len(COMPILES) > before, "prepare compiled nothing: the listener is not seeing compilations"
+    before = len(COMPILES)
+    for _ in range(3):
+        result = prepared.block(prepared.run())
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(result))
+    assert len(COMPILES) == before, f"run compiled {len(COMPILES) - before} time(s)"
