@@ -126,11 +126,13 @@ class FacetedFigure:
 
     def __init__(self, columns: Sequence[str], facet_names: Sequence[str] = (), *, height: int = 430,
                  x_title: str = "", y_title: str = "", x_log: bool = False, y_log: bool = False,
-                 shared_y: bool = True):
+                 shared_y: bool = True, spacing: float | None = None):
         self.columns = list(columns)
         self.facet_names = tuple(facet_names)
+        if spacing is None:
+            spacing = 0.05 if shared_y else 0.08
         self.fig = make_subplots(rows=1, cols=max(1, len(self.columns)), shared_yaxes=shared_y,
-                                 horizontal_spacing=0.05 if shared_y else 0.08,
+                                 horizontal_spacing=spacing,
                                  subplot_titles=self.columns if len(self.columns) > 1 else None)
         self.trace_facets: list[tuple | None] = []
         # One tick per decade on log x: plotly's automatic log ticks sometimes come out empty.

@@ -194,21 +194,22 @@ def aspect_label(n: int, m: int) -> str:
 
 def crossover_points(results: R.ResultSet) -> list[CrossPoint]:
     """Pair jacobian-fwd with jacobian-rev at equal (machine, target, dtype, case)."""
-    times: dict[tuple, dict[str, float]] = defaultdict(dict)
-    commits = {}
+    pairs: dict[tuple, dict[str, float]] = defaultdict(dict)
+    commits: dict[tuple, str] = {}
     for m in results.of(R.CROSSOVER):
         case = parsed(m)
         op = str(m.get("operator", ""))
-        if case is None or op not in ("jacobian-fwd", "jacobian-rev"):
+        if case is None or op not in ("jacobian-fwd", "jacobian-rev") or m.value <= 0:
             continue
         problem, n, opts = case
         rest = {k: v for k, v in opts.items() if k != "m"}
         key = (m.run.machine, m.get("target"), m.get("dtype", "float64"), family_label(problem, rest), n,
                opts.get("m", n))
-        times[key][op] = m.value
+        pairs[key][op] = m.value
         commits[key] = m.run.short_commit
-    return [CrossPoint(*key[:1], commits[key], *key[1:], t["jacobian-fwd"], t["jacobian-rev"])
-            for key, t in times.items() if len(t) == 2 and t["jacobian-fwd"] > 0 and t["jacobian-rev"] > 0]
+    return [CrossPoint(machine, commits[key], target, dtype, family, n, m, t["jacobian-fwd"], t["jacobian-rev"])
+            for key, t in pairs.items() if len(t) == 2
+            for machine, target, dtype, family, n, m in [key]]
 
 
 def crossover_ratio(points: Sequence[CrossPoint]) -> float | None:
@@ -271,7 +272,7 @@ def crossover_section(ctx: Context) -> Section:
     # heatmap: backends × aspect ratio, one per machine / family / dtype
     max_targets = max(len({p.target for p in points if p.machine == mc}) for mc in machines)
     heat = FacetedFigure(machines, ("problem", "dtype"), height=140 + 42 * max_targets,
-                         x_title="aspect ratio n:m", shared_y=False)
+                         x_title="aspect ratio n:m", shared_y=False, spacing=0.14)
     groups: dict[tuple, list[CrossPoint]] = defaultdict(list)
     for p in points:
         groups[(p.machine, p.family, p.dtype)].append(p)
