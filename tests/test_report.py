@@ -301,3 +301,19 @@ def test_cli_defaults_are_results_and_its_html_folder():
     assert DEFAULT_OUT == Path("results/html/adcompare/index.html")
     with pytest.raises(UserError, match="does not exist"):
         load_results(Path("/nonexistent/results"))
+
+
+def test_each_view_has_one_legend_entry_per_target_across_machine_columns():
+    res = load_results(FIXTURE)
+    ctx = sections.Context(res, page.Styles([], ["numpy:cpu"]), [])
+    chart = sections.scaling_section(ctx).blocks[0]
+    views: dict[tuple, list] = {}
+    for trace, facets in zip(chart.fig.data, chart.trace_facets):
+        views.setdefault(facets, []).append(trace)
+    assert len(views) > 20   # problems × operators × dtypes, one menu entry each
+    for facets, traces in views.items():
+        legend = [t.name for t in traces if t.showlegend]
+        assert sorted(legend) == sorted({t.name for t in traces}), facets
+    # the first view is the one the menus show: vjp in float64
+    assert chart.default[1:] == ("vjp", "float64")
+    assert all(t.visible == (f == chart.default) for t, f in zip(chart.fig.data, chart.trace_facets))
