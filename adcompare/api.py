@@ -50,7 +50,12 @@ def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None =
         if n is not None and n != x.shape[0]:
             raise UserError(f"n = {n} but x has length {x.shape[0]}")
         n = x.shape[0]
-    inst = _instance(name, n, tuple(sorted(opts.items())))
+    options = tuple(sorted(opts.items()))
+    try:
+        hash(options)
+    except TypeError:
+        raise UserError(f"{name}: problem options must be integers, got {opts!r}") from None
+    inst = _instance(name, n, options)
     return chosen.prepare(op, inst, x, direction, device=device, dtype=dtype)
 
 

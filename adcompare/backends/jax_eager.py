@@ -25,6 +25,7 @@ from adcompare.backends._common import (
     transform_operator,
 )
 from adcompare.backends.base import Built, Prepared, Unavailable
+from adcompare.operators import get_operator
 
 
 @functools.cache
@@ -83,8 +84,6 @@ class JaxBackend(FrameworkBackend):
     def tape_bytes(self, inst, x, device, dtype):
         """Bytes of the distinct residual arrays held by the pullback `jax.vjp` returns, the input
         x and the constants left out (they exist without AD; as the reference engine counts)."""
-        from adcompare.operators import get_operator
-
         jax = _jax()
         x, _, c = self._arrays(get_operator("vjp"), inst, x, None, device, dtype)
         pullback = jax.vjp(problem_function(inst, jax.numpy, c), x)[1]

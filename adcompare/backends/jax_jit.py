@@ -17,6 +17,7 @@ from adcompare.backends import register_backend
 from adcompare.backends._common import Transforms, transform_operator
 from adcompare.backends.base import Built
 from adcompare.backends.jax_eager import JaxBackend, _jax, residual_leaves
+from adcompare.operators import get_operator
 
 
 @register_backend
@@ -49,8 +50,6 @@ class JaxJitBackend(JaxBackend):
         """XLA's compiled memory analysis of the jitted forward half of a VJP: the output bytes
         of `jit(x ↦ residuals of jax.vjp)`, i.e. what a compiled reverse pass must keep between
         its forward and backward sweeps, after XLA's own fusion; x and the constants left out."""
-        from adcompare.operators import get_operator
-
         jax = _jax()
         x, _, c = self._arrays(get_operator("vjp"), inst, x, None, device, dtype)
         arrays, structure = _split_constants(c)

@@ -23,6 +23,7 @@ from adcompare.backends._common import (
     problem_function,
 )
 from adcompare.backends.base import Built
+from adcompare.operators import OPERATORS, get_operator
 
 # operator name -> the engine function it needs (operators absent here need only vjp/jvp)
 _ENGINE_FUNCTION = {
@@ -45,8 +46,7 @@ class NumpyEngineBackend(FrameworkBackend):
     summary = "adcompare's reference AD engine on numpy (dual numbers, tape)"
     module = "numpy"
     order = 0
-    operators = ("primal", "vjp", "jvp", "jacobian-fwd", "jacobian-rev", "jacobian-fwd-loop",
-                 "jacobian-rev-loop", "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
+    operators = tuple(OPERATORS)     # the HVPs only where the engine exports them (below)
 
     def missing_reason(self):
         engine = _engine()
@@ -90,8 +90,6 @@ class NumpyEngineBackend(FrameworkBackend):
 
     def tape_bytes(self, inst, x, device, dtype):
         """The engine's own count of what one recording saved for the reverse sweep."""
-        from adcompare.operators import get_operator
-
         engine = _engine()
         inputs = numpy_inputs(get_operator("vjp"), inst, x, None, dtype)
         pullback = engine.vjp(problem_function(inst, engine.xp, inputs.constants), inputs.x)[1]

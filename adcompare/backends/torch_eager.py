@@ -29,6 +29,7 @@ from adcompare.backends._common import (
     problem_function,
 )
 from adcompare.backends.base import Built, Prepared, Unavailable
+from adcompare.operators import OPERATORS, get_operator
 
 TORCH_DEVICES = {"cpu": "cpu", "cuda": "cuda"}
 
@@ -46,8 +47,7 @@ class TorchBackend(FrameworkBackend):
     module = "torch"
     install_hint = "pip install torch==2.13.0"
     order = 10
-    operators = ("primal", "vjp", "jvp", "jacobian-fwd", "jacobian-rev", "jacobian-fwd-loop",
-                 "jacobian-rev-loop", "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
+    operators = tuple(OPERATORS)
 
     def device_missing_reason(self, device):
         if device == "cuda":
@@ -93,8 +93,6 @@ class TorchBackend(FrameworkBackend):
         """Bytes of the distinct storages autograd saves for backward during one forward, counted
         by `saved_tensors_hooks`; the input x and the constants exist without AD and are left
         out (as the reference engine does). torch.func.vjp records the same graph."""
-        from adcompare.operators import get_operator
-
         torch = _torch()
         fun, x, _, constants = self._tensors(get_operator("primal"), inst, x, None, device, dtype)
         leaf = x.detach().requires_grad_()
