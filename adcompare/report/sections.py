@@ -27,6 +27,7 @@ from adcompare.report.example import COTANGENTS, WorkedExample
 
 CHEAP_GRADIENT_BOUND = (3.0, 4.0)   # reverse mode costs at most ~3–4 primal evaluations (Griewank)
 GREY = "#6b7280"
+MAX_SIZE_TICKS = 14    # beyond this many distinct sizes, one tick per decade
 BAND = "#16a34a"
 
 
@@ -231,11 +232,9 @@ def crossover_summary(points: Sequence[CrossPoint]) -> str:
     pts = sorted(points, key=lambda p: p.n / p.m)
     ratio = crossover_ratio(pts)
     if ratio is not None:
-        off = ratio if ratio >= 1 else 1 / ratio
-        side = "forward" if ratio > 1 else "reverse"
-        lean = "at n = m, as theory says" if off < 1.19 else f"{side} mode wins {off:.2g}× further than theory"
         label = f"{ratio:.2g}:1" if ratio >= 1 else f"1:{1 / ratio:.2g}"
-        return f"n:m ≈ {label} ({lean})"
+        side = "forward" if ratio > 1 else "reverse"
+        return f"n:m ≈ {label}" + (" (as theory)" if max(ratio, 1 / ratio) < 1.19 else f" ({side} reaches past n = m)")
     winner = pts[0].winner if pts else "?"
     return f"none in the grid: {winner} mode wins everywhere from {pts[0].aspect} to {pts[-1].aspect}"
 
@@ -373,7 +372,18 @@ def series_chart(ctx: Context, measurements: Sequence[R.Measurement], facet_name
                            legendgroup=target, line=ctx.styles.line(target), marker=ctx.styles.marker(target),
                            text=[measured_hover(m) for m in ms], hovertemplate="%{text}<extra></extra>"),
                 machine, facets)
+    xs = sorted({x_of(m) for ms in grouped.values() for m in ms})
+    if x_log and len(xs) <= MAX_SIZE_TICKS:  # label exactly the sizes measured
+        fig.fig.update_xaxes(tickvals=xs, ticktext=[size_label(x) for x in xs])
     return fig.chart(caption, orders(facet_orders))
+
+
+def size_label(x: float) -> str:
+    """8 -> '8', 4096 -> '4096', 100000 -> '100k', 2000000 -> '2M'."""
+    for suffix, scale in (("M", 1e6), ("k", 1e3)):
+        if x >= 10 * scale and x % scale == 0:
+            return f"{x / scale:g}{suffix}"
+    return f"{x:g}"
 
 
 def scaling_section(ctx: Context) -> Section:
@@ -436,7 +446,9 @@ def memory_section(ctx: Context) -> Section:
         else:
             blocks.append(no_data("tape memory across depths (several `steps` at one n)", R.TAPE))
         if n_ms:
+            deep_first = sorted({n_facet(m)[0] for m in n_ms}, key=lambda label: ("steps=" not in label, label))
             chart = series_chart(ctx, n_ms, ("problem", "dtype"), n_facet, lambda m: parsed(m)[1],
+                                 facet_orders={"problem": deep_first},
                                  x_title="n (state size)", y_title="tape bytes", x_log=True, y_log=True,
                                  caption="Reverse-mode tape vs n at fixed depth, log–log: slope 1 means the "
                                          "tape is a fixed number of n-vectors per step. Forward mode (0 bytes) "
