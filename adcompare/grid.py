@@ -48,6 +48,12 @@ DEPTHS = {"default": (1, 10, 40, 160), "wide": (1, 5, 10, 20, 40, 80, 160, 320)}
 
 FIRST_CALL_OPERATORS = ("vjp",)
 
+# XLA compiles the unrolled time-stepping loop of a `steps` problem in time that grows with the
+# depth (jax-jit, lorenz96:128, one core: a VJP takes 4 s to compile at steps=1, 23 s at 4,
+# 1–3 min at 10). Each combination is a process that compiles afresh, so the default grid keeps
+# compiling targets to shallow instances; the wide grid has them all.
+MAX_COMPILED_STEPS = {"default": 2, "wide": None}
+
 
 @dataclasses.dataclass(frozen=True)
 class Family:
@@ -131,8 +137,8 @@ def _dtypes(grid: str) -> tuple[str, ...]:
 # --- the families -------------------------------------------------------------------------------
 def operator_rows(grid: str) -> Iterator[tuple]:
     """Steady-state time. Default: primal/vjp/jvp over every problem's sweep sizes (the scaling
-    charts); batched Jacobians where they fit, loop Jacobians at each problem's smallest size
-    with more than one pass, HVPs on every scalar problem; float32 vjp/jvp at the largest size.
+    charts); at each problem's middle size the four Jacobians (batched and loop, where they
+    fit); HVPs at every size of every scalar problem; float32 vjp/jvp at the largest size.
     Wide: every operator at every size in both dtypes, wherever it fits."""
     for problem in all_problems():
         cases = sweep_cases(problem)
@@ -144,14 +150,12 @@ def operator_rows(grid: str) -> Iterator[tuple]:
                             yield dtype, case, op
             continue
         for case in cases:
-            for op in SCALING_OPERATORS + BATCHED_JACOBIANS + HVPS:
+            for op in SCALING_OPERATORS + HVPS:
                 if fits(case, op):
                     yield "float64", case, op
-        multi = [c for c in cases if min(_output_size(c)) > 1]
-        for op in LOOP_JACOBIANS:
-            for case in multi[:1]:
-                if fits(case, op):
-                    yield "float64", case, op
+        for op in BATCHED_JACOBIANS + LOOP_JACOBIANS:
+            if fits(middle_case(problem), op):
+                yield "float64", middle_case(problem), op
         for op in PRODUCT_OPERATORS:
             yield "float32", largest_case(problem), op
 
@@ -198,11 +202,13 @@ def peak_rows(grid: str) -> Iterator[tuple]:
 
 
 def ratio_rows(grid: str) -> Iterator[tuple]:
-    """Cost ratios: vjp/primal and jvp/primal at every size (small n: dispatch; large n: the
-    cheap-gradient bound); Jacobian/(min(n,m)·primal) at each problem's middle size."""
+    """Cost ratios: vjp/primal and jvp/primal at every problem's largest size (the cheap-gradient
+    bound; small sizes measure dispatch, which the time family shows), Jacobian/(min(n,m)·primal)
+    at its middle size. Wide: every size."""
     for dtype in _dtypes(grid):
         for problem in all_problems():
-            for case in sweep_cases(problem):
+            cases = sweep_cases(problem) if grid == "wide" else [largest_case(problem)]
+            for case in cases:
                 for op in PRODUCT_OPERATORS:
                     yield dtype, case, op
             jac_cases = sweep_cases(problem) if grid == "wide" else [middle_case(problem)]
@@ -258,6 +264,20 @@ def family_targets(family: Family) -> list[str]:
     return [t for t in targets() if not family.gpu_only or not t.endswith(":cpu")]
 
 
+def compiles(target: str) -> bool:
+    """Does this target JIT-compile in prepare? (A backend says so with `compiles = True`;
+    by convention its name ends in '-jit'.)"""
+    backend = get_backend(target.split(":")[0])
+    return bool(getattr(backend, "compiles", backend.name.endswith("-jit")))
+
+
+def affordable(target: str, case: str, grid: str) -> bool:
+    """False for a compiling target on a time-stepping case deeper than the grid allows."""
+    limit = MAX_COMPILED_STEPS[grid]
+    steps = instance_of(case).options.get("steps")
+    return limit is None or steps is None or steps <= limit or not compiles(target)
+
+
 def rows(family: Family, grid: str) -> list[tuple]:
     """The family's rows in this grid, duplicates removed, order kept."""
     return list(dict.fromkeys(family.rows(check_grid(grid))))
@@ -265,7 +285,9 @@ def rows(family: Family, grid: str) -> list[tuple]:
 
 def combos(family: Family, grid: str) -> list[tuple]:
     """Every (target, *row) of the family in this grid: the combinations worth running anywhere."""
-    return [(t, *row) for t in family_targets(family) for row in rows(family, grid)]
+    case_at = family.axes.index("case")
+    return [(t, *row) for t in family_targets(family) for row in rows(family, grid)
+            if affordable(t, row[case_at], grid)]
 
 
 def params(family: Family, grid: str) -> list[list]:

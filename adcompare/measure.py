@@ -34,6 +34,7 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
 QUICK_ENV = "ADCOMPARE_QUICK"   # set by `adcompare run --quick`: in-process timings take fewer samples
+COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's persistent compilation cache
 
 # Largest arrays an operator may need before a combination counts as "too large for this
 # machine" (n/a rather than a swap storm): elements of the Jacobian plus its seed matrix, and
@@ -148,6 +149,28 @@ def preimport_frameworks() -> list[str]:
         jax.config.update("jax_enable_x64", True)
     pin_threads()
     return loaded
+
+
+def use_compile_cache() -> bool:
+    """Share JAX compilations between benchmark processes through a persistent cache in
+    $ADCOMPARE_COMPILE_CACHE (set by `adcompare run`), if set.
+
+    Every combination is its own process, and eager JAX compiles each primitive per shape on
+    first use: 1–4 s of preparation per process, repeated for every operator of a case. For
+    steady-state time, ratios and memory that cost is outside the measurement, so those
+    families read compilations from the cache; the compile-time families never call this."""
+    directory = os.environ.get(COMPILE_CACHE_ENV)
+    if not directory:
+        return False
+    settings = {"jax_compilation_cache_dir": directory,
+                "jax_persistent_cache_min_compile_time_secs": 0.0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}
+    if "jax" in sys.modules:
+        for name, value in settings.items():
+            sys.modules["jax"].config.update(name, value)
+    else:   # read by jax when it is imported
+        os.environ.update({name.upper(): str(value) for name, value in settings.items()})
+    return True
 
 
 # --- combinations -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ class TapeMemory(Family, family="memory.TapeMemory.track_tape_bytes"):
 
     def setup(self, target, dtype, case):
         self.check(target, dtype, case)
+        measure.use_compile_cache()
         self.value = measure.tape_bytes(target, dtype, case)
 
     def track_tape_bytes(self, target, dtype, case):
@@ -28,6 +29,7 @@ class PeakDeviceMemory(Family, family="memory.PeakDeviceMemory.track_peak_device
 
     def setup(self, target, dtype, case, operator):
         self.check(target, dtype, case, operator)
+        measure.use_compile_cache()
         self.value = measure.peak_device_bytes(target, dtype, case, operator)
 
     def track_peak_device_bytes(self, target, dtype, case, operator):

@@ -14,6 +14,7 @@ class _Timed:
 
     def setup(self, target, dtype, case, operator):
         self.check(target, dtype, case, operator)
+        measure.use_compile_cache()
         p = measure.prepared(target, dtype, case, operator)
         self.run, self.block = p.run, p.block
 

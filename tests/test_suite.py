@@ -162,12 +162,20 @@ def test_check_slice_is_small_and_covers_every_family_and_target():
     assert suite.count(slice_) <= len(grid.targets()) * len(grid.FAMILIES)
 
 
-def test_launch_method_avoids_fork_with_gpus():
-    cpu = {"f": [("torch:cpu", "float64")]}
-    gpu = {"f": [("torch:cpu", "float64"), ("torch:cuda", "float64")]}
-    assert suite.launch_method("auto", cpu) == "forkserver"
-    assert suite.launch_method("auto", gpu) == "spawn"
-    assert suite.launch_method("spawn", cpu) == "spawn"
+def test_launch_method_defaults_to_forkserver():
+    assert suite.launch_method("auto") == "forkserver"
+    assert suite.launch_method("spawn") == "spawn"
+
+
+def test_compiling_targets_stay_shallow_in_the_default_grid():
+    ops = grid.FAMILIES["time_operators.Operators.time_operator"]
+    tape = grid.FAMILIES["memory.TapeMemory.track_tape_bytes"]
+    assert grid.compiles("jax-jit:cpu") and not grid.compiles("jax:cpu")
+    deep = [c for c in grid.combos(tape, "default") if c[0] == "jax-jit:cpu" and c[2].startswith("lorenz96")]
+    assert deep and all(parse_case(c[2])[2]["steps"] <= grid.MAX_COMPILED_STEPS["default"] for c in deep)
+    assert ("jax:cpu", "float64", "lorenz96:128:steps=160") in grid.combos(tape, "default")
+    assert ("jax-jit:cpu", "float64", "lorenz96:128:steps=10", "vjp") in grid.combos(ops, "wide")
+    assert ("jax-jit:cpu", "float64", "lorenz96:128:steps=10", "vjp") not in grid.combos(ops, "default")
 
 
 @pytest.mark.parametrize("argv, words", [
