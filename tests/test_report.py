@@ -317,3 +317,8 @@ def test_each_view_has_one_legend_entry_per_target_across_machine_columns():
     # the first view is the one the menus show: vjp in float64
     assert chart.default[1:] == ("vjp", "float64")
     assert all(t.visible == (f == chart.default) for t, f in zip(chart.fig.data, chart.trace_facets))
+
+
+def test_size_ticks_are_the_measured_sizes_without_overlap():
+    assert sections.spaced([8, 10, 64, 128, 1000, 4096, 10000, 100000]) == [8, 64, 128, 1000, 4096, 10000, 100000]
+    assert [sections.size_label(x) for x in (8, 4096, 10000, 100000, 2_000_000)] == ["8", "4096", "10k", "100k", "2M"]

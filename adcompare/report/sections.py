@@ -372,16 +372,25 @@ def series_chart(ctx: Context, measurements: Sequence[R.Measurement], facet_name
                            legendgroup=target, line=ctx.styles.line(target), marker=ctx.styles.marker(target),
                            text=[measured_hover(m) for m in ms], hovertemplate="%{text}<extra></extra>"),
                 machine, facets)
-    xs = sorted({x_of(m) for ms in grouped.values() for m in ms})
-    if x_log and len(xs) <= MAX_SIZE_TICKS:  # label exactly the sizes measured
+    xs = spaced(sorted({x_of(m) for ms in grouped.values() for m in ms if x_of(m) > 0}))
+    if x_log and len(xs) <= MAX_SIZE_TICKS:  # label the sizes measured
         fig.fig.update_xaxes(tickvals=xs, ticktext=[size_label(x) for x in xs])
     return fig.chart(caption, orders(facet_orders))
 
 
+def spaced(xs: Sequence[float], min_ratio: float = 1.6) -> list[float]:
+    """Drop sizes closer than `min_ratio` to the last one kept, so tick labels never overlap."""
+    kept: list[float] = []
+    for x in xs:
+        if not kept or x >= kept[-1] * min_ratio:
+            kept.append(x)
+    return kept
+
+
 def size_label(x: float) -> str:
     """8 -> '8', 4096 -> '4096', 100000 -> '100k', 2000000 -> '2M'."""
-    for suffix, scale in (("M", 1e6), ("k", 1e3)):
-        if x >= 10 * scale and x % scale == 0:
+    for suffix, scale, start in (("M", 1e6, 1e6), ("k", 1e3, 1e4)):
+        if x >= start and x % scale == 0:
             return f"{x / scale:g}{suffix}"
     return f"{x:g}"
 
