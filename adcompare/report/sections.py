@@ -21,7 +21,7 @@ from adcompare.errors import UserError
 from adcompare.operators import OPERATORS
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
-from adcompare.report.blocks import (Chart, FacetedFigure, Styles, esc, fmt_bytes, fmt_seconds, fmt_value,
+from adcompare.report.blocks import (Chart, FacetedFigure, Styles, esc, fmt_seconds, fmt_value,
                                      hover, no_data, note, table, target_key)
 from adcompare.report.example import COTANGENTS, WorkedExample
 
@@ -44,10 +44,6 @@ class Context:
     results: R.ResultSet
     styles: Styles
     registry_order: list[str]
-
-    def targets(self, measurements: Sequence[R.Measurement]) -> list[str]:
-        found = {m.get("target") for m in measurements if m.get("target")}
-        return sorted(found, key=lambda t: target_key(t, self.registry_order))
 
     def machines(self, measurements: Sequence[R.Measurement]) -> list[str]:
         found = {m.run.machine for m in measurements}
