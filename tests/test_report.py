@@ -322,3 +322,19 @@ def test_each_view_has_one_legend_entry_per_target_across_machine_columns():
 def test_size_ticks_are_the_measured_sizes_without_overlap():
     assert sections.spaced([8, 10, 64, 128, 1000, 4096, 10000, 100000]) == [8, 64, 128, 1000, 4096, 10000, 100000]
     assert [sections.size_label(x) for x in (8, 4096, 10000, 100000, 2_000_000)] == ["8", "4096", "10k", "100k", "2M"]
+
+
+def test_two_environments_at_one_commit_give_one_number_per_combination(tmp_path):
+    root = copy_fixture(tmp_path)
+    other = json.loads((root / "cpubox" / RESULTS_FILE).read_text())
+    other["env_name"] = "virtualenv-py3.11"
+    for row in other["results"].values():
+        row[3] += 3_600_000                       # started an hour later
+        row[0] = [v * 2 if isinstance(v, float) else v for v in row[0]]
+    (root / "cpubox" / "3f9c2a1e-virtualenv-py3.11.json").write_text(json.dumps(other))
+    res = load_results(root)
+    base = load_results(FIXTURE)
+    assert len(res.latest) == 3 and len(res.measurements) == len(base.measurements)
+    kw = dict(target="numpy:cpu", dtype="float64", case="square:10", operator="vjp")
+    [m] = [m for m in res.of(TIME) if m.run.machine == "cpubox" and m.params == kw]
+    assert m.run.env_name == "virtualenv-py3.11" and m.value == 2 * raw_value("cpubox", TIME, **kw)

@@ -261,8 +261,11 @@ def load_results(results_dir: str | Path) -> ResultSet:
         by_machine.setdefault(run.machine, []).append(run)
     latest = [r for group in by_machine.values() for r in group if r.commit == _newest_commit(group)]
 
-    measurements, outcomes = [], {}
-    for run in latest:
+    # Several environments of one machine at its newest commit: the most recently started run's
+    # number wins where they overlap, so a chart never gets two points for one combination.
+    chosen: dict[tuple, Measurement] = {}
+    outcomes: dict[str, Counter] = {}
+    for run in sorted(latest, key=lambda r: r.started_ms or 0):
         for name, combos, values, unit in tables[run.path]:
             count = outcomes.setdefault(name, Counter())
             for params, raw in zip(combos, values):
@@ -271,5 +274,6 @@ def load_results(results_dir: str | Path) -> ResultSet:
                     count["failed" if raw is None else "skipped"] += 1
                     continue
                 count["ok"] += 1
-                measurements.append(Measurement(name, params, value, unit, run))
-    return ResultSet(root, runs, latest, measurements, outcomes, benchmarks)
+                key = (run.machine, name, tuple(sorted((k, repr(v)) for k, v in params.items())))
+                chosen[key] = Measurement(name, params, value, unit, run)
+    return ResultSet(root, runs, latest, list(chosen.values()), outcomes, benchmarks)
