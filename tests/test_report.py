@@ -338,3 +338,12 @@ def test_two_environments_at_one_commit_give_one_number_per_combination(tmp_path
     kw = dict(target="numpy:cpu", dtype="float64", case="square:10", operator="vjp")
     [m] = [m for m in res.of(TIME) if m.run.machine == "cpubox" and m.params == kw]
     assert m.run.env_name == "virtualenv-py3.11" and m.value == 2 * raw_value("cpubox", TIME, **kw)
+
+
+def test_without_plotly_the_cli_says_what_to_install(tmp_path):
+    no_plotly = "import sys; sys.modules['plotly'] = None; " + CLI
+    proc = subprocess.run([sys.executable, "-c", no_plotly, "report", "--results", str(FIXTURE),
+                           "--out", str(tmp_path / "index.html")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "adcompare: error: the report needs plotly: python3 -m pip install plotly"
+    assert not (tmp_path / "index.html").exists()

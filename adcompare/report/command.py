@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from adcompare.errors import UserError
+
 DEFAULT_RESULTS = Path("results")
 DEFAULT_OUT = DEFAULT_RESULTS / "html" / "adcompare" / "index.html"
 
@@ -21,7 +23,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from adcompare.report.page import build_report  # plotly loads only when a report is built
-
+    try:
+        from adcompare.report.page import build_report  # plotly loads only when a report is built
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] != "plotly":
+            raise
+        raise UserError("the report needs plotly: python3 -m pip install plotly") from None
     print(build_report(args.results, args.out))
     return 0
