@@ -352,8 +352,10 @@ def crossover_section(ctx: Context) -> Section:
 
 def series_chart(ctx: Context, measurements: Sequence[R.Measurement], facet_names: Sequence[str],
                  facet_of, x_of, *, x_title: str, y_title: str, x_log=True, y_log=True, caption="",
-                 facet_orders=None) -> Chart:
-    """Lines of value vs x, one per target, one column per machine, views by `facet_of(m)`."""
+                 facet_orders=None, linear_guide: bool = False) -> Chart:
+    """Lines of value vs x, one per target, one column per machine, views by `facet_of(m)`;
+    `linear_guide` adds, per view and machine, a dotted line of slope 1 (cost ∝ x) through the
+    geometric mean of the values at the largest x."""
     grouped: dict[tuple, list[R.Measurement]] = defaultdict(list)
     for m in measurements:
         facets = facet_of(m)
@@ -368,10 +370,28 @@ def series_chart(ctx: Context, measurements: Sequence[R.Measurement], facet_name
                            legendgroup=target, line=ctx.styles.line(target), marker=ctx.styles.marker(target),
                            text=[measured_hover(m) for m in ms], hovertemplate="%{text}<extra></extra>"),
                 machine, facets)
+    if linear_guide:
+        add_linear_guides(fig, grouped, x_of)
     xs = spaced(sorted({x_of(m) for ms in grouped.values() for m in ms if x_of(m) > 0}))
     if x_log and len(xs) <= MAX_SIZE_TICKS:  # label the sizes measured
         fig.fig.update_xaxes(tickvals=xs, ticktext=[size_label(x) for x in xs])
     return fig.chart(caption, orders(facet_orders))
+
+
+def add_linear_guides(fig: FacetedFigure, grouped: dict[tuple, list[R.Measurement]], x_of) -> None:
+    views: dict[tuple, list[R.Measurement]] = defaultdict(list)
+    for (machine, _, facets), ms in grouped.items():
+        views[(machine, facets)] += ms
+    for (machine, facets), ms in views.items():
+        xs = [x_of(m) for m in ms]
+        lo, hi = min(xs), max(xs)
+        if lo <= 0 or lo == hi:
+            continue
+        at_hi = [m.value for m in ms if x_of(m) == hi and m.value > 0]
+        anchor = math.exp(statistics.mean(math.log(v) for v in at_hi))
+        fig.add(go.Scatter(x=[lo, hi], y=[anchor * lo / hi, anchor], mode="lines", name="slope 1: cost ∝ n",
+                           legendgroup="guide", line={"color": GREY, "width": 1.5, "dash": "dot"},
+                           hoverinfo="skip"), machine, facets)
 
 
 def spaced(xs: Sequence[float], min_ratio: float = 1.6) -> list[float]:
@@ -407,8 +427,10 @@ def scaling_section(ctx: Context) -> Section:
     problems = sorted({facet(m)[0] for m in ms})
     chart = series_chart(ctx, ms, ("problem", "operator", "dtype"), facet, lambda m: parsed(m)[1],
                          x_title="n (input size)", y_title="time per call",
-                         caption="Hover a point for the exact time, case, machine and commit.",
-                         facet_orders={"problem": problems})
+                         caption="The dotted line has slope 1 (time ∝ n); a curve flatter than it is "
+                                 "still paying per-call overhead. Hover a point for the exact time, case, machine "
+                                 "and commit.",
+                         facet_orders={"problem": problems}, linear_guide=True)
     chart.fig.update_yaxes(exponentformat="SI", minexponent=1, ticksuffix="s")
     return Section("scaling", "3 · Scaling with n", intro, [chart])
 
