@@ -97,7 +97,7 @@ def test_menus_switch_the_visible_view(loaded):
 
     box = loaded.find_element("css selector", "#scaling .chart")
     div_id = box.find_element("css selector", ".plotly-graph-div").get_attribute("id")
-    visible = f"return document.getElementById('{div_id}').data.filter(t => t.visible !== false)" \
+    visible = f"return document.getElementById('{div_id}').data.filter(t => t.visible !== false && t.text)" \
               ".map(t => t.text[0]).join('|');"
     before = loaded.execute_script(visible)
     menu = Select(box.find_element("css selector", "select[aria-label=operator]"))
