@@ -22,7 +22,7 @@ import pytest
 
 from adcompare.errors import UserError
 from adcompare.report import build_report
-from adcompare.report import page, runinfo, sections
+from adcompare.report import crossover, page, runinfo, sections
 from adcompare.report.results import CROSSOVER, TIME, load_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
@@ -147,13 +147,13 @@ def test_crossover_winner_and_factor_come_from_the_fixture_numbers(built):
     kw = dict(target="numpy:cpu", dtype="float64", case="affine:8:m=512")
     t_fwd = raw_value("cpubox", CROSSOVER, operator="jacobian-fwd", **kw)
     t_rev = raw_value("cpubox", CROSSOVER, operator="jacobian-rev", **kw)
-    points = sections.crossover_points(load_results(FIXTURE))
+    points = crossover.crossover_points(load_results(FIXTURE))
     p = next(p for p in points if (p.machine, p.target, p.dtype, p.family, p.n, p.m) ==
              ("cpubox", "numpy:cpu", "float64", "affine", 8, 512))
     assert (p.t_fwd, p.t_rev) == (t_fwd, t_rev)
     assert p.winner == ("forward" if t_fwd < t_rev else "reverse") == "forward"
     assert p.factor == pytest.approx(t_rev / t_fwd)
-    assert missing(html, f'"fwd {sections.times(t_rev / t_fwd)}"') == []  # the heatmap cell text
+    assert missing(html, f'"fwd {crossover.times(t_rev / t_fwd)}"') == []  # the heatmap cell text
     # And at 64:1 (many inputs) reverse wins.
     q = next(p for p in points if (p.machine, p.target, p.dtype, p.family, p.n) ==
              ("cpubox", "numpy:cpu", "float64", "affine", 512))
@@ -162,15 +162,15 @@ def test_crossover_winner_and_factor_come_from_the_fixture_numbers(built):
 
 def test_crossover_ratio_interpolates_the_sign_change():
     def pt(n, m, ratio):
-        return sections.CrossPoint("box", "c0ffee00", "numpy:cpu", "float64", "affine", n, m, ratio, 1.0)
+        return crossover.CrossPoint("box", "c0ffee00", "numpy:cpu", "float64", "affine", n, m, ratio, 1.0)
 
     theory = [pt(n, 4096 // n, n / (4096 // n)) for n in (8, 16, 32, 64, 128, 256, 512)]
-    assert sections.crossover_ratio(theory) == pytest.approx(1.0)
+    assert crossover.crossover_ratio(theory) == pytest.approx(1.0)
     # t_fwd/t_rev = 2·n/m crosses 1 at n/m = 1/2, between the 1:4 and 1:1 cells.
     shifted = [pt(n, 4096 // n, 2 * n / (4096 // n)) for n in (16, 32, 64, 128)]
-    assert sections.crossover_ratio(shifted) == pytest.approx(0.5)
-    assert sections.crossover_ratio([pt(8, 512, 0.1), pt(64, 64, 0.5)]) is None
-    assert "forward mode wins everywhere" in sections.crossover_summary([pt(8, 512, 0.1), pt(64, 64, 0.5)])
+    assert crossover.crossover_ratio(shifted) == pytest.approx(0.5)
+    assert crossover.crossover_ratio([pt(8, 512, 0.1), pt(64, 64, 0.5)]) is None
+    assert "forward mode wins everywhere" in crossover.crossover_summary([pt(8, 512, 0.1), pt(64, 64, 0.5)])
 
 
 def test_machines_are_listed_side_by_side_with_their_environment(built):

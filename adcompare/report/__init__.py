@@ -1,7 +1,8 @@
 """The adcompare report: one self-contained HTML page built from asv results.
 
-Modules: `results` (reading asv's JSON), `example` (the worked example, computed live),
-`blocks` (colours, faceted charts, tables), `sections` (what each part of the page shows),
+Modules: `results` (reading asv's JSON), `runinfo` (what each run was measured on),
+`example` (the worked example, computed live), `crossover` (forward vs reverse over the n × m
+grid), `blocks` (colours, faceted charts, tables), `sections` (what each part of the page shows),
 `page` (template, atomic write, `build_report`), `command` (the CLI subcommand).
 """
 

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from adcompare.cases import parse_case
 from adcompare.errors import UserError
 
 SIDECAR_PREFIX = "adcompare-env-"
@@ -277,3 +278,15 @@ def load_results(results_dir: str | Path) -> ResultSet:
                 key = (run.machine, name, tuple(sorted((k, repr(v)) for k, v in params.items())))
                 chosen[key] = Measurement(name, params, value, unit, run)
     return ResultSet(root, runs, latest, list(chosen.values()), outcomes, benchmarks)
+
+
+def parsed(m: Measurement) -> tuple[str, int, dict[str, int]] | None:
+    """(problem, n, options) of the measurement's case, or None if it has no readable case."""
+    try:
+        return parse_case(str(m.get("case")))
+    except UserError:
+        return None
+
+
+def family_label(problem: str, opts: dict[str, int]) -> str:
+    return problem + "".join(f", {k}={v}" for k, v in sorted(opts.items()))

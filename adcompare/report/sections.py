@@ -16,14 +16,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from adcompare.backends import DTYPES
-from adcompare.cases import parse_case
-from adcompare.errors import UserError
 from adcompare.operators import OPERATORS
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
 from adcompare.report.blocks import (Chart, FacetedFigure, Styles, esc, fmt_seconds, fmt_value,
                                      hover, no_data, note, table, target_key)
+from adcompare.report.crossover import CrossPoint, crossover_points, crossover_summary, times
 from adcompare.report.example import COTANGENTS, WorkedExample
+from adcompare.report.results import family_label, parsed
 
 CHEAP_GRADIENT_BOUND = (3.0, 4.0)   # reverse mode costs at most ~3–4 primal evaluations (Griewank)
 GREY = "#6b7280"
@@ -51,18 +51,6 @@ class Context:
 
 
 # --- shared helpers --------------------------------------------------------------------------
-
-def parsed(m: R.Measurement) -> tuple[str, int, dict[str, int]] | None:
-    """(problem, n, options) of the measurement's case, or None if it has no readable case."""
-    try:
-        return parse_case(str(m.get("case")))
-    except UserError:
-        return None
-
-
-def family_label(problem: str, opts: dict[str, int]) -> str:
-    return problem + "".join(f", {k}={v}" for k, v in sorted(opts.items()))
-
 
 def measured_hover(m: R.Measurement, *extra: str) -> str:
     what = " · ".join(str(m.get(k)) for k in ("case", "operator", "dtype") if m.get(k) is not None)
@@ -152,93 +140,6 @@ def example_section(example: WorkedExample) -> Section:
 
 
 # --- 2. forward vs reverse -------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class CrossPoint:
-    """One cell of the n × m grid: a full Jacobian by forward and by reverse mode."""
-
-    machine: str
-    commit: str
-    target: str
-    dtype: str
-    family: str
-    n: int
-    m: int
-    t_fwd: float
-    t_rev: float
-
-    @property
-    def log2_ratio(self) -> float:
-        """log₂(t_fwd / t_rev): negative where forward wins, positive where reverse wins."""
-        return math.log2(self.t_fwd / self.t_rev)
-
-    @property
-    def winner(self) -> str:
-        return "forward" if self.t_fwd < self.t_rev else "reverse"
-
-    @property
-    def factor(self) -> float:
-        return max(self.t_fwd, self.t_rev) / min(self.t_fwd, self.t_rev)
-
-    @property
-    def aspect(self) -> str:
-        return aspect_label(self.n, self.m)
-
-
-def aspect_label(n: int, m: int) -> str:
-    return f"{n / m:g}:1" if n >= m else f"1:{m / n:g}"
-
-
-def crossover_points(results: R.ResultSet) -> list[CrossPoint]:
-    """Pair jacobian-fwd with jacobian-rev at equal (machine, target, dtype, case)."""
-    pairs: dict[tuple, dict[str, float]] = defaultdict(dict)
-    commits: dict[tuple, str] = {}
-    for m in results.of(R.CROSSOVER):
-        case = parsed(m)
-        op = str(m.get("operator", ""))
-        if case is None or op not in ("jacobian-fwd", "jacobian-rev") or m.value <= 0:
-            continue
-        problem, n, opts = case
-        rest = {k: v for k, v in opts.items() if k != "m"}
-        key = (m.run.machine, m.get("target"), m.get("dtype", "float64"), family_label(problem, rest), n,
-               opts.get("m", n))
-        pairs[key][op] = m.value
-        commits[key] = m.run.short_commit
-    return [CrossPoint(machine, commits[key], target, dtype, family, n, m, t["jacobian-fwd"], t["jacobian-rev"])
-            for key, t in pairs.items() if len(t) == 2
-            for machine, target, dtype, family, n, m in [key]]
-
-
-def crossover_ratio(points: Sequence[CrossPoint]) -> float | None:
-    """n/m where log₂(t_fwd/t_rev) crosses zero, interpolated linearly in log₂(n/m); None if no crossing."""
-    pts = sorted(points, key=lambda p: p.n / p.m)
-    for a, b in zip(pts, pts[1:]):
-        ya, yb = a.log2_ratio, b.log2_ratio
-        if ya == 0:
-            return a.n / a.m
-        if (ya < 0) != (yb < 0):
-            xa, xb = math.log2(a.n / a.m), math.log2(b.n / b.m)
-            return 2 ** (xa - ya * (xb - xa) / (yb - ya))
-    if pts and pts[-1].log2_ratio == 0:
-        return pts[-1].n / pts[-1].m
-    return None
-
-
-def crossover_summary(points: Sequence[CrossPoint]) -> str:
-    pts = sorted(points, key=lambda p: p.n / p.m)
-    ratio = crossover_ratio(pts)
-    if ratio is not None:
-        label = f"{ratio:.2g}:1" if ratio >= 1 else f"1:{1 / ratio:.2g}"
-        side = "forward" if ratio > 1 else "reverse"
-        return f"n:m ≈ {label}" + (" (as theory)" if max(ratio, 1 / ratio) < 1.19 else f" ({side} reaches past n = m)")
-    winner = pts[0].winner if pts else "?"
-    return f"none in the grid: {winner} mode wins everywhere from {pts[0].aspect} to {pts[-1].aspect}"
-
-
-def times(factor: float) -> str:
-    """1.04 -> '1.0×', 23.4 -> '23×'."""
-    return f"{factor:.1f}×" if factor < 10 else f"{factor:,.0f}×"
-
 
 def ratio_ticks(limit: int) -> tuple[list[int], list[str]]:
     step = 2 if limit > 4 else 1
