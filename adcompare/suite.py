@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from adcompare import environment, grid
-from adcompare.backends import all_devices, get_backend
+from adcompare.backends import DTYPES, all_devices, get_backend
 from adcompare.errors import UserError, choose_from
 from adcompare.problems import get_problem
 
@@ -55,6 +55,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine", help="machine name for the results (default: from the hardware)")
     parser.add_argument("--launch-method", default="auto", choices=LAUNCH_METHODS,
                         help="asv launch method (default auto = forkserver: frameworks imported once)")
+    parser.add_argument("--commits", metavar="RANGE",
+                        help="history: run RANGE (e.g. v0.1..main) in asv-built virtualenvs instead of here")
     parser.add_argument("--list", action="store_true", help="print the selected combinations and exit")
     parser.add_argument("--check", action="store_true",
                         help="CI: asv check plus a quick dry run of a small slice; fails if any benchmark fails")
@@ -203,12 +205,14 @@ def register_machine(config: Path, machine: str) -> None:
 
 
 def run_asv(config: Path, machine: str, selected, env: dict, quick: bool, method: str,
-            dry_run: bool = False) -> int:
-    args = ["run", "-E", f"existing:{sys.executable}", "--machine", machine,
-            "--launch-method", method, "--show-stderr", "--durations", "10"]
+            dry_run: bool = False, commits: str | None = None) -> int:
+    """`asv run` of exactly the selected combinations: on the installed environment against
+    HEAD, or (`commits`) over a commit range in asv-built virtualenvs (asv.conf.json's matrix)."""
+    args = ["run", commits] if commits else ["run", "-E", f"existing:{sys.executable}"]
+    args += ["--machine", machine, "--launch-method", method, "--show-stderr", "--durations", "10"]
     if dry_run:
         args.append("--dry-run")
-    else:
+    elif not commits:
         args += ["--set-commit-hash", environment.git_commit(config_root(config))]
     if quick:
         args.append("--quick")
@@ -264,20 +268,23 @@ def main(args) -> int:
         register_machine(config, machine)
         start = time.perf_counter()
         env = benchmark_env(args.grid, args.quick, Path(tmp))
-        status = run_asv(config, machine, selected, env, args.quick, method)
+        status = run_asv(config, machine, selected, env, args.quick, method, commits=args.commits)
         elapsed = time.perf_counter() - start
-        info = environment.collect(root, machine, args.grid, sorted({c[1] for c in selected.get(
-            "time_operators.Operators.time_operator", [])} or {"float64"}),
-            extra={"run": {"quick": args.quick, "combinations": count(selected), "launch_method": method,
-                           "seconds": round(elapsed, 1), "asv_status": status}})
-        sidecar = environment.write_sidecar(results_dir, info)
+        sidecar = None
+        if not args.commits:   # the sidecar describes this environment, not asv's virtualenvs
+            dtypes = sorted({v for combos in selected.values() for c in combos for v in c if v in DTYPES})
+            info = environment.collect(root, machine, args.grid, dtypes, extra={"run": {
+                "quick": args.quick, "combinations": count(selected), "launch_method": method,
+                "seconds": round(elapsed, 1), "asv_status": status}})
+            sidecar = environment.write_sidecar(results_dir, info)
         published = asv(config, "publish", capture=True)
         if published.returncode != 0:
             print(published.stdout + published.stderr, file=sys.stderr)
         report = build_report(results_dir)
     print(f"\nadcompare run: {count(selected)} combinations in {elapsed / 60:.1f} min")
     print(f"  results:    {results_dir}")
-    print(f"  env:        {sidecar}")
+    if sidecar:
+        print(f"  env:        {sidecar}")
     if published.returncode == 0:
         print(f"  asv pages:  {results_dir / 'html' / 'index.html'} (serve with: asv preview)")
     if report:

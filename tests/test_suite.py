@@ -201,3 +201,21 @@ def test_run_list_prints_asv_names():
     lines = done.stdout.splitlines()
     assert "time_operators.Operators.time_operator('numpy:cpu', 'float64', 'poly3:3', 'vjp')" in lines
     assert done.stderr.strip() == f"{len(lines)} combinations"
+
+
+def test_asv_command_lines(monkeypatch, tmp_path):
+    """Here: -E existing against HEAD; history: the commit range in asv's own environments."""
+    calls = []
+    monkeypatch.setattr(suite, "asv", lambda config, *args, env=None, capture=False:
+                        calls.append(args) or SimpleNamespace(returncode=0))
+    monkeypatch.setattr(suite, "config_root", lambda config: suite.project_root())
+    selected = {"time_operators.Operators.time_operator": [("numpy:cpu", "float64", "poly3:3", "vjp")]}
+    suite.run_asv(tmp_path / "asv.conf.json", "m", selected, {}, quick=True, method="forkserver")
+    suite.run_asv(tmp_path / "asv.conf.json", "m", selected, {}, quick=False, method="spawn", commits="A..B")
+    here, history = calls
+    assert here[:3] == ("run", "-E", f"existing:{sys.executable}")
+    assert "--set-commit-hash" in here and "--quick" in here and "forkserver" in here
+    assert history[:2] == ("run", "A..B")
+    assert "-E" not in history and "--set-commit-hash" not in history and "--quick" not in history
+    assert history[-2] == "-b" and re.search(history[-1], grid.asv_name(
+        grid.FAMILIES["time_operators.Operators.time_operator"], ("numpy:cpu", "float64", "poly3:3", "vjp")))
