@@ -51,8 +51,8 @@ FIRST_CALL_OPERATORS = ("vjp",)
 # XLA compiles the unrolled time-stepping loop of a `steps` problem in time that grows with the
 # depth (jax-jit, lorenz96:128, one core: a VJP takes 4 s to compile at steps=1, 23 s at 4,
 # 1–3 min at 10). Each combination is a process that compiles afresh, so the default grid keeps
-# compiling targets to shallow instances; the wide grid has them all.
-MAX_COMPILED_STEPS = {"default": 2, "wide": None}
+# compiling targets to shallow instances, and the wide grid stops at the problems' default depth.
+MAX_COMPILED_STEPS = {"default": 2, "wide": 10}
 
 
 @dataclasses.dataclass(frozen=True)

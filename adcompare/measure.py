@@ -147,6 +147,12 @@ def preimport_frameworks() -> list[str]:
     if "jax" in loaded:
         import jax
         jax.config.update("jax_enable_x64", True)
+    if "torch" in loaded:
+        import torch
+        try:
+            torch.set_num_interop_threads(THREADS)
+        except RuntimeError:   # only settable before torch's first inter-op work
+            pass
     pin_threads()
     return loaded
 
