@@ -11,5 +11,5 @@ import sys
 from adcompare import measure
 
 measure.pin_threads()
-if "run_server" in sys.argv:   # asv_runner's forkserver process
+if sys.argv[1:2] == ["run_server"]:   # asv's forkserver: `benchmark.py run_server DIR SOCKET`
     measure.preimport_frameworks()
