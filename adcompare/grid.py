@@ -127,7 +127,7 @@ def fits(case: str, operator: str) -> bool:
 
     op = get_operator(operator)
     inst = instance_of(case)
-    return not (op.scalar_only and inst.m != 1) and too_large_reason(op, inst) is None
+    return op.applies_to(inst) and too_large_reason(op, inst) is None
 
 
 def _dtypes(grid: str) -> tuple[str, ...]:

@@ -26,6 +26,10 @@ class Operator:
         """HVPs need a scalar-output problem (m = 1)."""
         return self.kind == "hvp"
 
+    def applies_to(self, inst) -> bool:
+        """Structurally meaningful for this instance (an HVP needs m = 1)."""
+        return not self.scalar_only or inst.m == 1
+
     def passes(self, n: int, m: int) -> int:
         """Number of JVP/VJP products the operator does: n forward or m reverse for a Jacobian."""
         if self.kind == "jacobian":

@@ -30,9 +30,12 @@ def prepared_or_skip(backend, operator, inst):
         pytest.skip(str(err))
 
 
-@pytest.mark.parametrize("operator", list(OPERATORS))
+APPLICABLE = [(p, o) for p in problem_names() for o, op in OPERATORS.items()
+              if op.applies_to(small_instance(get_problem(p)))]
+
+
 @pytest.mark.parametrize("backend", JAX_BACKENDS)
-@pytest.mark.parametrize("problem", problem_names())
+@pytest.mark.parametrize("problem, operator", APPLICABLE)
 def test_run_compiles_nothing_and_block_waits(problem, backend, operator):
     inst = small_instance(get_problem(problem))
     before = len(COMPILES)

@@ -99,7 +99,7 @@ class Backend:
         reason = self.missing_reason() or self.device_missing_reason(device)
         if reason:
             return reason
-        if operator.scalar_only and inst.m != 1:
+        if not operator.applies_to(inst):
             return f"{operator.name} needs a scalar-output problem; {inst.label()} has m = {inst.m}"
         return self.unsupported_reason(operator)
 
