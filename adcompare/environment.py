@@ -142,5 +142,6 @@ def write_sidecar(results_dir: Path, info: dict) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(info, fh, indent=2, sort_keys=True)
         fh.write("\n")
+    os.chmod(tmp, 0o644)   # mkstemp makes it 0600; results are for everyone to read
     os.replace(tmp, path)
     return path
