@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from adcompare.backends import Prepared, Unavailable, get_backend
+from adcompare.backends.base import MAX_JACOBIAN_ELEMENTS, jacobian_elements
 from adcompare.cases import case_instance
 from adcompare.operators import Operator, get_operator
 from adcompare.problems import Instance
@@ -39,7 +40,6 @@ COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's persistent 
 # Largest arrays an operator may need before a combination counts as "too large for this
 # machine" (n/a rather than a swap storm): elements of the Jacobian plus its seed matrix, and
 # the number of products a Python-loop Jacobian runs per call.
-MAX_JACOBIAN_ELEMENTS = 1 << 25     # 32 Mi elements: 256 MiB in float64
 MAX_LOOP_PASSES = 1024
 
 ITEMSIZE = {"float64": 8, "float32": 4}
@@ -189,17 +189,16 @@ def split_target(target: str) -> tuple[str, str]:
 
 
 def too_large_reason(operator: Operator, inst: Instance) -> str | None:
-    """Why `operator` on `inst` would not fit this kind of machine, or None.
+    """Why `operator` on `inst` would not fit this kind of machine or a benchmark's time, or None.
 
     A batched Jacobian holds its seed matrix (n×n forward, m×m reverse) and J (m×n); a loop
     Jacobian runs `passes` products per call."""
     if operator.kind != "jacobian":
         return None
-    n, m = inst.n, inst.m
-    passes = operator.passes(n, m)
+    passes = operator.passes(inst.n, inst.m)
     if operator.strategy == "loop" and passes > MAX_LOOP_PASSES:
         return f"{operator.name} on {inst.label()} runs {passes} products per call (limit {MAX_LOOP_PASSES})"
-    elements = passes * (n if operator.mode == "fwd" else m) + n * m
+    elements = jacobian_elements(operator, inst)
     if elements > MAX_JACOBIAN_ELEMENTS:
         return f"{operator.name} on {inst.label()} needs {elements} array elements (limit {MAX_JACOBIAN_ELEMENTS})"
     return None

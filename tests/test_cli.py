@@ -93,3 +93,12 @@ def test_user_mistakes_exit_2_with_one_line(args, allowed):
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and allowed in lines[0], done.stderr
+
+
+def test_a_jacobian_too_large_for_the_machine_is_a_one_line_error():
+    """J of square at n = 10⁶ would hold 2·10¹² elements: refused before allocating, exit 2."""
+    done = subprocess.run([sys.executable, "-m", "adcompare", "jacobian", "square", "--n", "1000000", "--mode", "fwd"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "needs 2000000000000 array elements" in done.stderr
+    assert "Traceback" not in done.stderr

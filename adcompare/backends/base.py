@@ -19,6 +19,15 @@ from adcompare.operators import Operator
 from adcompare.problems import Instance
 
 DTYPES = ("float64", "float32")
+# A batched Jacobian holds its seed matrix (n×n forward, m×m reverse) and J (m×n) at once; past
+# this many elements (256 MiB in float64) it does not fit the machines adcompare is run on.
+MAX_JACOBIAN_ELEMENTS = 1 << 25
+
+
+def jacobian_elements(operator: Operator, inst: Instance) -> int:
+    """Array elements a Jacobian operator holds at once: seeds (batched only) plus J itself."""
+    seeds = operator.passes(inst.n, inst.m) * (inst.n if operator.mode == "fwd" else inst.m)
+    return (seeds if operator.strategy == "batched" else 0) + inst.n * inst.m
 
 
 class Unavailable(NotImplementedError):
@@ -101,6 +110,9 @@ class Backend:
             return reason
         if not operator.applies_to(inst):
             return f"{operator.name} needs a scalar-output problem; {inst.label()} has m = {inst.m}"
+        if operator.kind == "jacobian" and jacobian_elements(operator, inst) > MAX_JACOBIAN_ELEMENTS:
+            return (f"{operator.name} on {inst.label()} needs {jacobian_elements(operator, inst)} array "
+                    f"elements (limit {MAX_JACOBIAN_ELEMENTS}); choose a smaller n or m")
         return self.unsupported_reason(operator)
 
     def prepare(self, operator: Operator, inst: Instance, x=None, direction=None,
