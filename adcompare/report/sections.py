@@ -422,12 +422,25 @@ def add_forward_zero(chart: Chart, ctx: Context, ms, x_of) -> None:
         chart.trace_facets.append(None)
 
 
+def case_tick(m: R.Measurement) -> str:
+    """A bar group's label on two or three short lines (problem, n, options), so labels never
+    need rotating and never collide."""
+    p = parsed(m)
+    if p is None:
+        return str(m.get("case"))
+    problem, n, opts = p
+    extra = ", ".join(f"{k}={v}" for k, v in opts.items())
+    return f"{problem}<br>n={n}" + (f"<br>{extra}" if extra else "")
+
+
 def bar_chart(ctx: Context, ms, facet_names, facet_of, *, y_title: str, y_log: bool = False,
               caption: str = "", band: tuple[float, float] | None = None, facet_orders=None) -> Chart:
     """Grouped bars: x = case, one bar per target, one column per machine."""
     machines = ctx.machines(ms)
-    fig = FacetedFigure(machines, facet_names, x_title="case", y_title=y_title, y_log=y_log)
-    fig.fig.update_layout(barmode="group", bargap=0.25)
+    fig = FacetedFigure(machines, facet_names, y_title=y_title, y_log=y_log, height=480)
+    fig.fig.update_layout(barmode="group", bargap=0.25, margin={"b": 90},
+                          legend={"y": -0.3})
+    fig.fig.update_xaxes(tickangle=0)
     grouped: dict[tuple, list] = defaultdict(list)
     for m in ms:
         grouped[(m.run.machine, m.get("target"), tuple(facet_of(m)))].append(m)
@@ -435,7 +448,7 @@ def bar_chart(ctx: Context, ms, facet_names, facet_of, *, y_title: str, y_log: b
     for (machine, target, facets), items in sorted(
             grouped.items(), key=lambda kv: (kv[0][2], target_key(kv[0][1], ctx.registry_order))):
         items = sorted(items, key=lambda m: cases.index(str(m.get("case"))))
-        fig.add(go.Bar(x=[str(m.get("case")) for m in items], y=[m.value for m in items], name=target,
+        fig.add(go.Bar(x=[case_tick(m) for m in items], y=[m.value for m in items], name=target,
                        legendgroup=target, marker={"color": ctx.styles.colour(target),
                                                    "pattern": {"shape": "/" if ctx.styles.line(target)["dash"] == "dash" else ""}},
                        text=[measured_hover(m) for m in items], textposition="none",
