@@ -347,3 +347,13 @@ def test_without_plotly_the_cli_says_what_to_install(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "adcompare: error: the report needs plotly: python3 -m pip install plotly"
     assert not (tmp_path / "index.html").exists()
+
+
+def test_scaling_lines_join_sizes_whose_options_follow_n():
+    """affine's m defaults to n: affine:10:m=10 and affine:1000:m=1000 are one line, 'affine, m=n';
+    an explicit m that differs from n names its own line."""
+    from adcompare.report.sections import scaling_family
+
+    assert scaling_family("affine", 10, {"m": 10}) == scaling_family("affine", 1000, {"m": 1000}) == "affine, m=n"
+    assert scaling_family("mlp", 100, {"hidden": 64, "m": 7}) == "mlp, hidden=64, m=7"
+    assert scaling_family("lorenz96", 8, {"steps": 10}) == "lorenz96, steps=10"

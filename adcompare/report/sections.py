@@ -16,6 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from adcompare.backends import DTYPES
+from adcompare.errors import UserError
+from adcompare.problems import get_problem
 from adcompare.operators import OPERATORS
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
@@ -312,6 +314,19 @@ def size_label(x: float) -> str:
     return f"{x:g}"
 
 
+def scaling_family(problem: str, n: int, opts: dict[str, int]) -> str:
+    """The line a case belongs to on a scaling chart: options that follow n by default (affine's
+    m = n) are spelled `m=n`, so all sizes of the family share one line."""
+    try:
+        registered = get_problem(problem)
+    except UserError:
+        return family_label(problem, opts)
+    follows_n = {k for k, v in opts.items()
+                 if registered.options.get(k, 0) is None and v == registered.option_default(k, n)}
+    label = family_label(problem, {k: v for k, v in opts.items() if k not in follows_n})
+    return label + "".join(f", {k}=n" for k in sorted(follows_n))
+
+
 def scaling_section(ctx: Context) -> Section:
     intro = ("<p>Steady-state time of one call (preparation and JIT compilation excluded) against the input "
              "size n, on log–log axes: a slope of 1 is linear cost, a flat start is per-call overhead. Pick the "
@@ -323,7 +338,7 @@ def scaling_section(ctx: Context) -> Section:
 
     def facet(m):
         problem, n, opts = parsed(m)
-        return family_label(problem, opts), str(m.get("operator", "")), str(m.get("dtype", "float64"))
+        return scaling_family(problem, n, opts), str(m.get("operator", "")), str(m.get("dtype", "float64"))
 
     problems = sorted({facet(m)[0] for m in ms})
     chart = series_chart(ctx, ms, ("problem", "operator", "dtype"), facet, lambda m: parsed(m)[1],
