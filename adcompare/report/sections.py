@@ -275,8 +275,13 @@ def series_chart(ctx: Context, measurements: Sequence[R.Measurement], facet_name
                 machine, facets)
     if linear_guide:
         add_linear_guides(fig, grouped, x_of)
-    xs = spaced(sorted({x_of(m) for ms in grouped.values() for m in ms if x_of(m) > 0}))
-    if x_log and len(xs) <= MAX_SIZE_TICKS:  # label the sizes measured
+    # Label the sizes measured when every view measured the same ones; otherwise (problems with
+    # different sweeps share the axis) one tick per decade, so no view shows ticks it has no data at.
+    per_view: dict[tuple, set] = defaultdict(set)
+    for (_, _, facets), ms in grouped.items():
+        per_view[facets] |= {x_of(m) for m in ms if x_of(m) > 0}
+    xs = spaced(sorted(set().union(*per_view.values())))
+    if x_log and len(xs) <= MAX_SIZE_TICKS and len({frozenset(v) for v in per_view.values()}) == 1:
         fig.fig.update_xaxes(tickvals=xs, ticktext=[size_label(x) for x in xs])
     return fig.chart(caption, orders(facet_orders))
 
