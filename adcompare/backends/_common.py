@@ -35,6 +35,16 @@ class FrameworkBackend(Backend):
             return f"{self.module} is not installed; install it with: {self.install_hint}"
         return None
 
+    def device_missing_reason(self, device: str) -> str | None:
+        """CPU always exists; a GPU needs the driver's device node, then the framework's word."""
+        if device == "cpu":
+            return None
+        return nvidia_gpu_missing() or self.framework_device_missing(device)
+
+    def framework_device_missing(self, device: str) -> str | None:
+        """Why the framework cannot use `device` although an NVIDIA driver is present, or None."""
+        return None
+
     def unsupported_reason(self, operator: Operator) -> str | None:
         if operator.name in self.operators:
             return None

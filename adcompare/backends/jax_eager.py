@@ -20,7 +20,6 @@ from adcompare.backends._common import (
     convert_constants,
     eager_map_rows,
     numpy_inputs,
-    nvidia_gpu_missing,
     problem_function,
     transform_operator,
 )
@@ -47,15 +46,11 @@ class JaxBackend(FrameworkBackend):
     order = 20
     operators = tuple(TRANSFORM_OPERATORS)
 
-    def device_missing_reason(self, device):
-        if device == "gpu":
-            reason = nvidia_gpu_missing()
-            if reason:
-                return reason
-            try:
-                _jax().devices("gpu")
-            except RuntimeError as err:
-                return f"jax sees no GPU: {err}"
+    def framework_device_missing(self, device):
+        try:
+            _jax().devices(device)
+        except RuntimeError as err:
+            return f"jax sees no GPU: {err}"
         return None
 
     def _arrays(self, operator, inst, x, direction, device, dtype):

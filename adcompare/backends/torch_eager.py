@@ -25,7 +25,6 @@ from adcompare.backends._common import (
     identity,
     loop_jacobian,
     numpy_inputs,
-    nvidia_gpu_missing,
     problem_function,
 )
 from adcompare.backends.base import Built, Prepared, Unavailable
@@ -49,13 +48,9 @@ class TorchBackend(FrameworkBackend):
     order = 10
     operators = tuple(OPERATORS)
 
-    def device_missing_reason(self, device):
-        if device == "cuda":
-            reason = nvidia_gpu_missing()
-            if reason:
-                return reason
-            if not _torch().cuda.is_available():
-                return "torch.cuda.is_available() is False (CPU-only build or no usable GPU)"
+    def framework_device_missing(self, device):
+        if not _torch().cuda.is_available():
+            return "torch.cuda.is_available() is False (CPU-only build or no usable GPU)"
         return None
 
     # --- shared by torch and torch-func ------------------------------------------------------
