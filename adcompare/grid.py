@@ -87,14 +87,8 @@ def targets() -> list[str]:
     return [device_key(b.name, d) for b in all_backends() for d in b.devices]
 
 
-def resolved_options(problem: Problem, n: int, **opts: int) -> dict[str, int]:
-    """All options of an instance, defaults filled in, so a case id names it exactly."""
-    merged = {**problem.options, **opts}
-    return {k: (v if v is not None else problem.option_default(k, n)) for k, v in merged.items()}
-
-
 def case_id(problem: Problem, n: int, **opts: int) -> str:
-    return format_case(problem.name, n, **resolved_options(problem, n, **opts))
+    return format_case(problem.name, n, **problem.resolve_options(n, **opts))
 
 
 def sweep_cases(problem: Problem) -> list[str]:

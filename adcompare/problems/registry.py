@@ -72,15 +72,9 @@ class Problem:
         """The math, from the class docstring."""
         return (type(self).__doc__ or "").strip()
 
-    def instance(self, n: int | None = None, seed: int = 0, **opts: int) -> "Instance":
-        """Fix the size (and options): the object every backend prepares from."""
-        if n is None:
-            n = self.test_size
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise UserError(f"{self.name}: n must be an integer, got {n!r}")
-        n = int(n)
-        if n < 1:
-            raise UserError(f"{self.name}: n must be at least 1, got {n}")
+    def resolve_options(self, n: int, **opts: int) -> dict[str, int]:
+        """Every option of the instance of size n: the given ones checked, the rest defaulted
+        (None defaults derived from n). Case ids and instances both spell options this way."""
         unknown = set(opts) - set(self.options)
         if unknown:
             allowed = ", ".join(self.options) or "none"
@@ -96,6 +90,18 @@ class Problem:
         for key, value in merged.items():
             if value < 1:
                 raise UserError(f"{self.name}: option {key} must be at least 1, got {value}")
+        return merged
+
+    def instance(self, n: int | None = None, seed: int = 0, **opts: int) -> "Instance":
+        """Fix the size (and options): the object every backend prepares from."""
+        if n is None:
+            n = self.test_size
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise UserError(f"{self.name}: n must be an integer, got {n!r}")
+        n = int(n)
+        if n < 1:
+            raise UserError(f"{self.name}: n must be at least 1, got {n}")
+        merged = self.resolve_options(n, **opts)
         self.check_size(n, **merged)
         rng = np.random.default_rng([seed, n, *merged.values()])
         consts = self.constants(n, rng, **merged)
