@@ -198,10 +198,13 @@ def launch_method(requested: str) -> str:
     return "forkserver" if requested == "auto" else requested
 
 
-def register_machine(config: Path, machine: str) -> None:
-    done = asv(config, "machine", "--yes", "--machine", machine, capture=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"asv machine failed:\n{done.stdout}{done.stderr}")
+def register_machine(machine: str) -> None:
+    """Store the hardware asv detects (os, arch, cpu, num_cpu, ram) under our machine name in
+    ~/.asv-machine.json. `asv machine --yes --machine NAME` would keep only the fields that
+    differ from the detected ones, i.e. just the name, and asv's pages would show a bare name."""
+    from asv.machine import Machine, MachineCollection
+
+    MachineCollection.save(machine, {**Machine.get_defaults(), "machine": machine})
 
 
 def run_asv(config: Path, machine: str, selected, env: dict, quick: bool, method: str,
@@ -265,7 +268,7 @@ def main(args) -> int:
         method = launch_method(args.launch_method)
         print(f"adcompare run: {count(selected)} combinations of the {args.grid} grid on machine "
               f"{machine!r} ({method}{', quick' if args.quick else ''}); results in {results_dir}", flush=True)
-        register_machine(config, machine)
+        register_machine(machine)
         start = time.perf_counter()
         env = benchmark_env(args.grid, args.quick, Path(tmp))
         status = run_asv(config, machine, selected, env, args.quick, method, commits=args.commits)
@@ -303,7 +306,7 @@ def check(root: Path, tmp: Path, machine: str, selected, args) -> int:
     if checked.returncode != 0:
         print("adcompare run --check: asv check failed", file=sys.stderr)
         return 1
-    register_machine(config, machine)
+    register_machine(machine)
     slice_ = check_slice(selected)
     method = launch_method(args.launch_method)
     print(f"adcompare run --check: quick dry run of {count(slice_)} combinations ({method})", flush=True)

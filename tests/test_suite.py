@@ -219,3 +219,16 @@ def test_asv_command_lines(monkeypatch, tmp_path):
     assert "-E" not in history and "--set-commit-hash" not in history and "--quick" not in history
     assert history[-2] == "-b" and re.search(history[-1], grid.asv_name(
         grid.FAMILIES["time_operators.Operators.time_operator"], ("numpy:cpu", "float64", "poly3:3", "vjp")))
+
+
+def test_machine_registration_keeps_the_hardware(monkeypatch, tmp_path):
+    """asv's pages describe a machine by what ~/.asv-machine.json holds: the name and the hardware."""
+    from asv.machine import Machine, MachineCollection
+
+    monkeypatch.setattr(MachineCollection, "get_machine_file_path", staticmethod(lambda: str(tmp_path / "m.json")))
+    suite.register_machine("box-2c")
+    suite.register_machine("box-2c")   # again: same entry, no prompt, no duplicate
+    stored = MachineCollection.load("box-2c")
+    detected = Machine.get_defaults()
+    assert stored == {**detected, "machine": "box-2c"}
+    assert stored["num_cpu"] == detected["num_cpu"] and stored["cpu"] and stored["ram"].isdigit()
