@@ -155,14 +155,16 @@ def operator_rows(grid: str) -> Iterator[tuple]:
 
 
 def crossover_rows(grid: str) -> Iterator[tuple]:
-    """Jacobian fwd vs rev over n·m = CROSSOVER_PRODUCT, aspect n:m from 1:64 to 64:1."""
+    """Jacobian fwd vs rev over n·m = CROSSOVER_PRODUCT, aspect n:m from 1:64 to 64:1: batched
+    (vmap / vector mode), and as loops of single products — the textbook n forward or m reverse
+    passes, and the only Jacobians a backend without batching (autograd) has."""
     names = CROSSOVER_PROBLEMS.get(grid)
     problems = [p for p in all_problems() if "m" in p.options and (names is None or p.name in names)]
     for dtype in _dtypes(grid):
         for problem in problems:
             for n in CROSSOVER_N[grid]:
                 case = case_id(problem, n, m=CROSSOVER_PRODUCT // n)
-                for op in BATCHED_JACOBIANS:
+                for op in BATCHED_JACOBIANS + LOOP_JACOBIANS:
                     if fits(case, op):
                         yield dtype, case, op
 

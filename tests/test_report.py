@@ -160,6 +160,28 @@ def test_crossover_winner_and_factor_come_from_the_fixture_numbers(built):
     assert q.winner == "reverse"
 
 
+def test_crossover_pairs_loops_with_loops(built):
+    """Loop Jacobians pair with loop Jacobians, never with batched ones; autograd, which has
+    only loops, is in the crossover through them (the loop view and the summary table)."""
+    _, html = built
+    kw = dict(target="autograd:cpu", dtype="float64", case="mlp:16:m=256")
+    t_fwd = raw_value("cpubox", CROSSOVER, operator="jacobian-fwd-loop", **kw)
+    t_rev = raw_value("cpubox", CROSSOVER, operator="jacobian-rev-loop", **kw)
+    points = crossover.crossover_points(load_results(FIXTURE))
+    auto = [p for p in points if p.target == "autograd:cpu"]
+    assert auto and {p.strategy for p in auto} == {"loop"}
+    p = next(p for p in auto if (p.machine, p.family, p.dtype, p.n) == ("cpubox", "mlp", "float64", 16))
+    assert (p.t_fwd, p.t_rev) == (t_fwd, t_rev) and p.winner == "forward"
+    numpy_cells = {(p.strategy, p.t_fwd) for p in points if (p.machine, p.target, p.dtype, p.family, p.n) ==
+                   ("cpubox", "numpy:cpu", "float64", "affine", 8)}
+    assert numpy_cells == {("batched", raw_value("cpubox", CROSSOVER, operator="jacobian-fwd", target="numpy:cpu",
+                                                 dtype="float64", case="affine:8:m=512")),
+                           ("loop", raw_value("cpubox", CROSSOVER, operator="jacobian-fwd-loop", target="numpy:cpu",
+                                              dtype="float64", case="affine:8:m=512"))}
+    assert missing(html, "<tr><td>cpubox</td><td>autograd:cpu</td><td>mlp</td><td>float64</td><td>loop</td>",
+                   '"jacobian"', '"loop"', '"batched"') == []
+
+
 def test_crossover_ratio_interpolates_the_sign_change():
     def pt(n, m, ratio):
         return crossover.CrossPoint("box", "c0ffee00", "numpy:cpu", "float64", "affine", n, m, ratio, 1.0)

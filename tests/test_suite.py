@@ -87,6 +87,21 @@ def test_default_grid_has_what_the_report_needs():
     assert all(not c[0].endswith(":cpu") for c in grid.combos(peak, "default"))
 
 
+def test_crossover_reaches_every_backend():
+    """Batched and loop Jacobians at every aspect: a backend without batching (autograd) still
+    has both loops there, so every backend is in the crossover."""
+    cross = grid.rows(grid.FAMILIES["time_operators.Crossover.time_jacobian"], "default")
+    by_case = {}
+    for _, case, op in cross:
+        by_case.setdefault(case, set()).add(op)
+    assert by_case and all(ops == set(grid.BATCHED_JACOBIANS + grid.LOOP_JACOBIANS) for ops in by_case.values())
+    inst = case_instance(next(iter(by_case)))
+    for b in backends.all_backends():
+        assert all(b.unsupported_reason(OPERATORS[op]) is None for op in grid.LOOP_JACOBIANS), b.name
+    assert backends.get_backend("autograd").unsupported_reason(OPERATORS["jacobian-rev"]) is not None
+    assert inst.n * inst.m == grid.CROSSOVER_PRODUCT
+
+
 def test_wide_grid_is_a_superset():
     for fam in grid.FAMILIES.values():
         assert len(grid.combos(fam, "wide")) >= len(grid.combos(fam, "default")), fam.name

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 # Okabe–Ito, colour-blind safe; backends take them in registry order, then alphabetically.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#000000", "#999999"]
 GPU_DEVICES = ("cuda", "gpu")
-PREFERRED = {"operator": "vjp", "dtype": "float64"}   # what a chart shows first, where present
+PREFERRED = {"operator": "vjp", "dtype": "float64", "jacobian": "batched"}   # shown first, where present
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 

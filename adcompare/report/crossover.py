@@ -3,7 +3,8 @@ much, and locate the crossover against theory.
 
 A full Jacobian of f: Rⁿ → Rᵐ takes n forward passes or m reverse passes, so
 t_fwd / t_rev ≈ (n/m)·(c_jvp / c_vjp): the crossover sits at n = m when a JVP and a VJP cost
-the same. `crossover_ratio` finds where the measured log₂(t_fwd/t_rev) crosses zero.
+the same. `crossover_ratio` finds where the measured log₂(t_fwd/t_rev) crosses zero. Forward and
+reverse are paired within one strategy: batched (vmap / vector mode) or a loop of single products.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import dataclasses
 import math
 from collections import defaultdict
 from typing import Sequence
+
+from adcompare.operators import OPERATORS
 
 from adcompare.report import results as R
 from adcompare.report.results import family_label, parsed
@@ -30,6 +33,7 @@ class CrossPoint:
     m: int
     t_fwd: float
     t_rev: float
+    strategy: str = "batched"   # "batched" | "loop" (operators.JACOBIAN_STRATEGIES)
 
     @property
     def log2_ratio(self) -> float:
@@ -54,23 +58,24 @@ def aspect_label(n: int, m: int) -> str:
 
 
 def crossover_points(results: R.ResultSet) -> list[CrossPoint]:
-    """Pair jacobian-fwd with jacobian-rev at equal (machine, target, dtype, case)."""
+    """Pair the forward with the reverse Jacobian of one strategy at equal (machine, target,
+    dtype, case)."""
     pairs: dict[tuple, dict[str, float]] = defaultdict(dict)
     commits: dict[tuple, str] = {}
     for m in results.of(R.CROSSOVER):
         case = parsed(m)
-        op = str(m.get("operator", ""))
-        if case is None or op not in ("jacobian-fwd", "jacobian-rev") or m.value <= 0:
+        op = OPERATORS.get(str(m.get("operator", "")))
+        if case is None or op is None or op.kind != "jacobian" or m.value <= 0:
             continue
         problem, n, opts = case
         rest = {k: v for k, v in opts.items() if k != "m"}
         key = (m.run.machine, m.get("target"), m.get("dtype", "float64"), family_label(problem, rest), n,
-               opts.get("m", n))
-        pairs[key][op] = m.value
+               opts.get("m", n), op.strategy)
+        pairs[key][op.mode] = m.value
         commits[key] = m.run.short_commit
-    return [CrossPoint(machine, commits[key], target, dtype, family, n, m, t["jacobian-fwd"], t["jacobian-rev"])
+    return [CrossPoint(machine, commits[key], target, dtype, family, n, m, t["fwd"], t["rev"], strategy)
             for key, t in pairs.items() if len(t) == 2
-            for machine, target, dtype, family, n, m in [key]]
+            for machine, target, dtype, family, n, m, strategy in [key]]
 
 
 def crossover_ratio(points: Sequence[CrossPoint]) -> float | None:

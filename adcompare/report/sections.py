@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from adcompare.backends import DTYPES
 from adcompare.errors import UserError
 from adcompare.problems import get_problem
-from adcompare.operators import OPERATORS
+from adcompare.operators import JACOBIAN_STRATEGIES, OPERATORS
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
 from adcompare.report.blocks import (Chart, FacetedFigure, Styles, esc, fmt_seconds, fmt_value,
@@ -31,6 +31,7 @@ CHEAP_GRADIENT_BOUND = (3.0, 4.0)   # reverse mode costs at most ~3–4 primal e
 GREY = "#6b7280"
 MAX_SIZE_TICKS = 14    # beyond this many distinct sizes, one tick per decade
 BAND = "#16a34a"
+CROSSOVER_FACETS = ("problem", "dtype", "jacobian")   # jacobian: a strategy, batched or loop
 
 
 @dataclasses.dataclass
@@ -71,7 +72,7 @@ def op_order(name: str) -> int:
 
 
 def orders(extra: dict | None = None) -> dict:
-    base = {"operator": sorted(OPERATORS, key=op_order), "dtype": list(DTYPES)}
+    base = {"operator": sorted(OPERATORS, key=op_order), "dtype": list(DTYPES), "jacobian": list(JACOBIAN_STRATEGIES)}
     return {**base, **(extra or {})}
 
 
@@ -156,7 +157,9 @@ def crossover_section(ctx: Context) -> Section:
              "mode wins when n &lt; m, reverse when n &gt; m, and they cross at n = m. The grid holds n·m fixed "
              "and sweeps the aspect ratio n:m. Colour shows log₂(t<sub>fwd</sub>/t<sub>rev</sub>): "
              "<span class='fwd'>blue, forward faster</span>; <span class='rev'>red, reverse faster</span>; "
-             "the cell text says by how much.</p>")
+             "the cell text says by how much. <b>jacobian</b> picks how the passes run: <i>batched</i>, all "
+             "directions in one vectorised call (vmap, vector mode), or <i>loop</i>, a Python loop of n JVPs or m "
+             "VJPs — the textbook count, and the only Jacobian a backend without batching (autograd) has.</p>")
     points = crossover_points(ctx.results)
     if not points:
         return Section("crossover", "2 · Forward vs reverse: where they cross", intro,
@@ -169,12 +172,12 @@ def crossover_section(ctx: Context) -> Section:
 
     # heatmap: backends × aspect ratio, one per machine / family / dtype
     max_targets = max(len({p.target for p in points if p.machine == mc}) for mc in machines)
-    heat = FacetedFigure(machines, ("problem", "dtype"), height=140 + 42 * max_targets,
+    heat = FacetedFigure(machines, CROSSOVER_FACETS, height=140 + 42 * max_targets,
                          x_title="aspect ratio n:m", shared_y=False, spacing=0.14)
     groups: dict[tuple, list[CrossPoint]] = defaultdict(list)
     for p in points:
-        groups[(p.machine, p.family, p.dtype)].append(p)
-    for (machine, family, dtype), pts in groups.items():
+        groups[(p.machine, p.family, p.dtype, p.strategy)].append(p)
+    for (machine, family, dtype, strategy), pts in groups.items():
         xs = [label for _, label in aspects if any(p.aspect == label for p in pts)]
         ys = sorted({p.target for p in pts}, key=lambda t: target_key(t, ctx.registry_order))
         cell = {(p.target, p.aspect): p for p in pts}
@@ -183,7 +186,7 @@ def crossover_section(ctx: Context) -> Section:
             row = [cell.get((t, x)) for x in xs]
             z.append([p.log2_ratio if p else None for p in row])
             text.append([f"{'fwd' if p.winner == 'forward' else 'rev'} {times(p.factor)}" if p else "" for p in row])
-            tips.append([hover([f"<b>{esc(t)}</b> · {esc(family)} · {dtype}",
+            tips.append([hover([f"<b>{esc(t)}</b> · {esc(family)} · {dtype} · {strategy}",
                                 f"n = {p.n}, m = {p.m} (n:m = {p.aspect})",
                                 f"forward {fmt_seconds(p.t_fwd)} · reverse {fmt_seconds(p.t_rev)}",
                                 f"<b>{p.winner} wins, {p.factor:.3g}×</b>",
@@ -191,7 +194,7 @@ def crossover_section(ctx: Context) -> Section:
                          for p in row])
         heat.add(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", customdata=tips,
                             hovertemplate="%{customdata}<extra></extra>", coloraxis="coloraxis",
-                            xgap=2, ygap=2, name=""), machine, (family, dtype))
+                            xgap=2, ygap=2, name=""), machine, (family, dtype, strategy))
     heat.fig.update_layout(coloraxis={
         "colorscale": [[0, "#2166ac"], [0.5, "#f7f7f7"], [1, "#b2182b"]], "cmin": -limit, "cmax": limit,
         "colorbar": {"title": {"text": "t_fwd / t_rev"}, "tickvals": tickvals, "ticktext": ticktext, "len": 0.9}})
@@ -200,10 +203,10 @@ def crossover_section(ctx: Context) -> Section:
                             "(left) to many inputs (right).", orders(extra={"problem": families}))
 
     # line: measured log-ratio vs log2(n/m), theory on the diagonal
-    lines = FacetedFigure(machines, ("problem", "dtype"), x_title="aspect ratio n:m",
+    lines = FacetedFigure(machines, CROSSOVER_FACETS, x_title="aspect ratio n:m",
                           y_title="t_fwd / t_rev")
     xs_all = [math.log2(r) for r, _ in aspects]
-    for (machine, family, dtype), pts in sorted(groups.items(), key=lambda kv: [target_key(kv[1][0].target,
+    for (machine, family, dtype, strategy), pts in sorted(groups.items(), key=lambda kv: [target_key(kv[1][0].target,
                                                                                ctx.registry_order)]):
         by_target: dict[str, list[CrossPoint]] = defaultdict(list)
         for p in pts:
@@ -213,11 +216,11 @@ def crossover_section(ctx: Context) -> Section:
             lines.add(go.Scatter(
                 x=[math.log2(p.n / p.m) for p in tp], y=[p.log2_ratio for p in tp], mode="lines+markers",
                 name=target, legendgroup=target, line=ctx.styles.line(target), marker=ctx.styles.marker(target),
-                text=[hover([f"<b>{esc(target)}</b> · {esc(family)} · {dtype}", f"n = {p.n}, m = {p.m}",
+                text=[hover([f"<b>{esc(target)}</b> · {esc(family)} · {dtype} · {strategy}", f"n = {p.n}, m = {p.m}",
                              f"forward {fmt_seconds(p.t_fwd)} · reverse {fmt_seconds(p.t_rev)}",
                              f"<b>{p.winner} wins, {p.factor:.3g}×</b>",
                              f"machine {esc(machine)} · commit {esc(p.commit)}"]) for p in tp],
-                hovertemplate="%{text}<extra></extra>"), machine, (family, dtype))
+                hovertemplate="%{text}<extra></extra>"), machine, (family, dtype, strategy))
     for machine in machines:
         lines.add(go.Scatter(x=[min(xs_all), max(xs_all)], y=[min(xs_all), max(xs_all)], mode="lines",
                              name="theory: t_fwd/t_rev = n/m", legendgroup="theory",
@@ -234,18 +237,19 @@ def crossover_section(ctx: Context) -> Section:
     summary_rows = []
     by_series: dict[tuple, list[CrossPoint]] = defaultdict(list)
     for p in points:
-        by_series[(p.machine, p.target, p.family, p.dtype)].append(p)
-    for (machine, target, family, dtype), pts in sorted(
+        by_series[(p.machine, p.target, p.family, p.dtype, p.strategy)].append(p)
+    for (machine, target, family, dtype, strategy), pts in sorted(
             by_series.items(), key=lambda kv: (machines.index(kv[0][0]), kv[0][2], dtype_order(kv[0][3]),
+                                               JACOBIAN_STRATEGIES.index(kv[0][4]),
                                                target_key(kv[0][1], ctx.registry_order))):
         pts = sorted(pts, key=lambda p: p.n / p.m)
         best_fwd = min(pts, key=lambda p: p.log2_ratio)
         best_rev = max(pts, key=lambda p: p.log2_ratio)
-        summary_rows.append([machine, target, family, dtype,
+        summary_rows.append([machine, target, family, dtype, strategy,
                              f"{best_fwd.factor:.3g}× at {best_fwd.aspect}" if best_fwd.winner == "forward" else "never",
                              f"{best_rev.factor:.3g}× at {best_rev.aspect}" if best_rev.winner == "reverse" else "never",
                              crossover_summary(pts)])
-    summary = table(["machine", "target", "problem", "dtype", "forward's best win", "reverse's best win",
+    summary = table(["machine", "target", "problem", "dtype", "jacobian", "forward's best win", "reverse's best win",
                      "measured crossover (theory: n = m)"], summary_rows, cls="compact")
     return Section("crossover", "2 · Forward vs reverse: where they cross", intro,
                    [heat_chart, line_chart, "<h3>Crossover per backend</h3>", summary])
