@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from adcompare.backends import DTYPES, Backend, all_backends, device_key, get_backend
 from adcompare.cases import case_instance, format_case
@@ -35,6 +35,7 @@ SCALING_OPERATORS = ("primal", "vjp", "jvp")
 PRODUCT_OPERATORS = ("vjp", "jvp")
 BATCHED_JACOBIANS = ("jacobian-fwd", "jacobian-rev")
 LOOP_JACOBIANS = ("jacobian-fwd-loop", "jacobian-rev-loop")
+JACOBIANS = BATCHED_JACOBIANS + LOOP_JACOBIANS
 HVPS = tuple(name for name, op in OPERATORS.items() if op.kind == "hvp")
 
 # The crossover grid: Jacobians of f: Rⁿ → Rᵐ with n·m = CROSSOVER_PRODUCT and aspect n:m from
@@ -128,6 +129,15 @@ def _dtypes(grid: str) -> tuple[str, ...]:
     return DTYPES if grid == "wide" else ("float64",)
 
 
+def _fitting(dtype: str, cases: Iterable[str], ops: Iterable[str]) -> Iterator[tuple]:
+    """(dtype, case, op) for every case × op that fits."""
+    ops = tuple(ops)
+    for case in cases:
+        for op in ops:
+            if fits(case, op):
+                yield dtype, case, op
+
+
 # --- the families -------------------------------------------------------------------------------
 def operator_rows(grid: str) -> Iterator[tuple]:
     """Steady-state time. Default: primal/vjp/jvp over every problem's sweep sizes (the scaling
@@ -138,18 +148,10 @@ def operator_rows(grid: str) -> Iterator[tuple]:
         cases = sweep_cases(problem)
         if grid == "wide":
             for dtype in DTYPES:
-                for case in cases:
-                    for op in OPERATORS:
-                        if fits(case, op):
-                            yield dtype, case, op
+                yield from _fitting(dtype, cases, OPERATORS)
             continue
-        for case in cases:
-            for op in SCALING_OPERATORS + HVPS:
-                if fits(case, op):
-                    yield "float64", case, op
-        for op in BATCHED_JACOBIANS + LOOP_JACOBIANS:
-            if fits(middle_case(problem), op):
-                yield "float64", middle_case(problem), op
+        yield from _fitting("float64", cases, SCALING_OPERATORS + HVPS)
+        yield from _fitting("float64", [middle_case(problem)], JACOBIANS)
         for op in PRODUCT_OPERATORS:
             yield "float32", largest_case(problem), op
 
@@ -162,11 +164,8 @@ def crossover_rows(grid: str) -> Iterator[tuple]:
     problems = [p for p in all_problems() if "m" in p.options and (names is None or p.name in names)]
     for dtype in _dtypes(grid):
         for problem in problems:
-            for n in CROSSOVER_N[grid]:
-                case = case_id(problem, n, m=CROSSOVER_PRODUCT // n)
-                for op in BATCHED_JACOBIANS + LOOP_JACOBIANS:
-                    if fits(case, op):
-                        yield dtype, case, op
+            cases = [case_id(problem, n, m=CROSSOVER_PRODUCT // n) for n in CROSSOVER_N[grid]]
+            yield from _fitting(dtype, cases, JACOBIANS)
 
 
 def tape_rows(grid: str) -> Iterator[tuple]:
@@ -191,10 +190,7 @@ def peak_rows(grid: str) -> Iterator[tuple]:
     ops = PRODUCT_OPERATORS + (BATCHED_JACOBIANS if grid == "wide" else ())
     for dtype in _dtypes(grid):
         for problem in all_problems():
-            for case in sweep_cases(problem):
-                for op in ops:
-                    if fits(case, op):
-                        yield dtype, case, op
+            yield from _fitting(dtype, sweep_cases(problem), ops)
 
 
 def ratio_rows(grid: str) -> Iterator[tuple]:
@@ -203,15 +199,10 @@ def ratio_rows(grid: str) -> Iterator[tuple]:
     at its middle size. Wide: every size."""
     for dtype in _dtypes(grid):
         for problem in all_problems():
-            cases = sweep_cases(problem) if grid == "wide" else [largest_case(problem)]
-            for case in cases:
-                for op in PRODUCT_OPERATORS:
-                    yield dtype, case, op
-            jac_cases = sweep_cases(problem) if grid == "wide" else [middle_case(problem)]
-            for case in jac_cases:
-                for op in BATCHED_JACOBIANS:
-                    if fits(case, op):
-                        yield dtype, case, op
+            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [largest_case(problem)],
+                                PRODUCT_OPERATORS)
+            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [middle_case(problem)],
+                                BATCHED_JACOBIANS)
 
 
 def prepare_rows(grid: str) -> Iterator[tuple]:
@@ -220,11 +211,7 @@ def prepare_rows(grid: str) -> Iterator[tuple]:
     ops = PRODUCT_OPERATORS + (BATCHED_JACOBIANS if grid == "wide" else ())
     for dtype in _dtypes(grid):
         for problem in all_problems():
-            cases = sweep_cases(problem) if grid == "wide" else [middle_case(problem)]
-            for case in cases:
-                for op in ops:
-                    if fits(case, op):
-                        yield dtype, case, op
+            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [middle_case(problem)], ops)
 
 
 def first_call_rows(grid: str) -> Iterator[tuple]:

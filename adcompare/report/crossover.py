@@ -15,7 +15,6 @@ from collections import defaultdict
 from typing import Sequence
 
 from adcompare.operators import OPERATORS
-
 from adcompare.report import results as R
 from adcompare.report.results import family_label, parsed
 

@@ -170,7 +170,7 @@ def crossover_section(ctx: Context) -> Section:
     limit = max(1, math.ceil(max(abs(p.log2_ratio) for p in points)))
     tickvals, ticktext = ratio_ticks(limit)
 
-    # heatmap: backends × aspect ratio, one per machine / family / dtype
+    # heatmap: backends × aspect ratio, one per machine / family / dtype / strategy
     max_targets = max(len({p.target for p in points if p.machine == mc}) for mc in machines)
     heat = FacetedFigure(machines, CROSSOVER_FACETS, height=140 + 42 * max_targets,
                          x_title="aspect ratio n:m", shared_y=False, spacing=0.14)
