@@ -81,6 +81,16 @@ CASES = [
     ("vector @ matrix", lambda xp, a, b: a @ b, [(4,), (4, 2)]),
     ("matrix @ matrix", lambda xp, a, b: a @ b, [(3, 4), (4, 2)]),
     ("vector @ vector", lambda xp, a, b: a @ b, [(4,), (4,)]),
+    ("stack @ stack", lambda xp, a, b: a @ b, [(2, 3, 4), (2, 4, 2)]),
+    ("matrix @ stack", lambda xp, a, b: a @ b, [(3, 4), (2, 4, 2)]),
+    ("stack @ matrix", lambda xp, a, b: a @ b, [(2, 3, 4), (4, 2)]),
+    ("stack @ broadcast stack", lambda xp, a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)]),
+    ("constant stack @ stack", lambda xp, a: _c(2, 3, 4) @ a, [(2, 4, 2)]),
+    ("take", lambda xp, a: xp.take(a, np.array([2, 0, 2, 1])) * a[0], [(3,)]),
+    ("take axis 0 of a matrix", lambda xp, a: xp.take(a, np.array([1, 1, 0]), axis=0), [(2, 3)]),
+    ("take axis 1", lambda xp, a: xp.take(a, np.array([0, 2, 2, 0, 1]), axis=-1), [(2, 3)]),
+    ("take_add", lambda xp, a: P.take_add(a, indices=np.array([0, 3, 0]), axis=-1, size=4), [(3,)]),
+    ("zeros_like and ones_like", lambda xp, a: xp.stack([a, xp.zeros_like(a), xp.ones_like(a) * a]), [(3,)]),
 ]
 
 
@@ -156,7 +166,8 @@ def test_unbroadcast_sums_new_and_stretched_axes():
     (lambda xp, x: x[np.array([0, 1])], "integer and slice"),
     (lambda xp, x: x ** x, "exponent"),
     (lambda xp, x: np.sin(x), "ufunc"),
-    (lambda xp, x: xp.matmul(xp.reshape(x, (1, 1, 4)), x), "1-D and 2-D"),
+    (lambda xp, x: xp.matmul(xp.reshape(x, (1, 1, 4)), x), "at least 2-D"),
+    (lambda xp, x: xp.take(x, np.array([0.0, 1.0])), "integer index"),
 ])
 def test_unsupported_uses_fail_clearly(bad, message):
     with pytest.raises((TypeError, ValueError, IndexError), match=message):

@@ -115,11 +115,39 @@ concatenate = concat
 
 
 def matmul(x1, x2):
-    if not (1 <= np.ndim(x1) <= 2 and 1 <= np.ndim(x2) <= 2):
-        raise ValueError(
-            f"engine: matmul supports 1-D and 2-D operands, got {np.ndim(x1)}-D @ {np.ndim(x2)}-D"
-        )
-    return P.matmul(x1, x2)
+    """Matrix products: 1-D and 2-D operands, or stacks of matrices (both operands ≥ 2-D)."""
+    d1, d2 = np.ndim(x1), np.ndim(x2)
+    if 1 <= d1 <= 2 and 1 <= d2 <= 2:
+        return P.matmul(x1, x2)
+    if d1 >= 2 and d2 >= 2:
+        return P.matmul_stacked(x1, x2)
+    raise ValueError(f"engine: matmul of a {d1}-D and a {d2}-D operand; stacked products need both "
+                     "operands at least 2-D (reshape a vector to a column)")
+
+
+def take(x, indices, axis=None):
+    """Elements of x at constant integer `indices` along `axis` (None: x must be 1-D)."""
+    ndim = np.ndim(x)
+    if axis is None:
+        if ndim != 1:
+            raise ValueError("engine: take needs an axis for an array of more than one dimension")
+        axis = 0
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"engine: take axis {axis} is out of bounds for {ndim} dimensions")
+    indices = np.asarray(value_of(indices))
+    if not np.issubdtype(indices.dtype, np.integer) or indices.ndim != 1:
+        raise TypeError(f"engine: take needs a 1-D integer index array, got {indices.dtype} of shape "
+                        f"{indices.shape}")
+    return P.take(x, indices=indices, axis=axis - ndim if axis >= 0 else axis)
+
+
+def zeros_like(x):
+    """A constant: zeros of x's shape and dtype (no derivative flows through it)."""
+    return np.zeros_like(value_of(x))
+
+
+def ones_like(x):
+    return np.ones_like(value_of(x))
 
 
 def getitem(x, key):

@@ -183,6 +183,50 @@ concat = defprim("concat", _concat_impl, saves="none",
                                          + (slice(None),) * (-axis - 1))))
 
 
+# take: gather along one axis with a constant integer index array (bundle adjustment's
+# cameras per observation). Its transpose adds each cotangent back where it was read from
+# (`take_add`, a scatter-add: an index read twice receives both contributions), and take_add's
+# transpose is take again.
+def _take_add_impl(g, indices, axis, size):
+    moved = np.moveaxis(g, axis, 0)
+    out = np.zeros((size,) + moved.shape[1:], dtype=g.dtype)
+    np.add.at(out, indices, moved)
+    return np.moveaxis(out, 0, axis)
+
+
+take = defprim("take", lambda x, indices, axis: np.take(x, indices, axis=axis), saves="none",
+               jvp=(lambda t, ans, x, indices, axis: take(t, indices=indices, axis=axis),),
+               vjp=(lambda g, ans, x, indices, axis:
+                    take_add(g, indices=indices, axis=axis, size=x.shape[axis]),))
+take_add = defprim("take_add", _take_add_impl, saves="none",
+                   jvp=(lambda t, ans, g, indices, axis, size: take_add(t, indices=indices, axis=axis, size=size),),
+                   vjp=(lambda g, ans, x, indices, axis, size: take(g, indices=indices, axis=axis),))
+
+
+# --- stacked matmul (both operands at least 2-D, one at least 3-D) ---------------------------
+# A stack of matrix products with numpy's broadcasting of the leading (stack) dimensions, as in
+# a (k, N, d) @ (k, d, d) batch of Gaussian components. Tangents and cotangents keep their own
+# leading batch axis in front of the stack dimensions (`_stack_aligned` pads them with singleton
+# axes so it never lines up with a stack dimension); the cotangents g @ bᵀ and aᵀ @ g are summed
+# back over stack dimensions an operand was broadcast along (`unbroadcast`).
+def _stack_aligned(t, stack_ndim):
+    """A batched tangent (k,) + s padded to (k,) + (1, …) + s with `stack_ndim` stack dimensions."""
+    missing = stack_ndim + 3 - t.ndim
+    return reshape(t, shape=t.shape[:1] + (1,) * missing + t.shape[1:]) if missing > 0 else t
+
+
+def _stack_ndim(a, b):
+    return builtins.max(a.ndim, b.ndim) - 2
+
+
+matmul_stacked = defprim(
+    "matmul_stacked", np.matmul, saves="args",
+    jvp=(lambda t, ans, a, b: matmul_stacked(_stack_aligned(t, _stack_ndim(a, b)), b),
+         lambda t, ans, a, b: matmul_stacked(a, _stack_aligned(t, _stack_ndim(a, b)))),
+    vjp=(lambda g, ans, a, b: unbroadcast(matmul_stacked(g, matrix_transpose(b)), a.shape),
+         lambda g, ans, a, b: unbroadcast(matmul_stacked(matrix_transpose(a), g), b.shape)))
+
+
 # --- matmul (operands 1-D or 2-D) ------------------------------------------------------------
 # y = a @ b; tangent t_a @ b + a @ t_b; cotangents g @ bᵀ and aᵀ @ g. A batch of k tangents or
 # cotangents is folded into the rows of ONE 2-D matmul (one BLAS call, not k), by `_rows_matmul`.
