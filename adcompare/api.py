@@ -11,6 +11,7 @@ x is a 1-D vector whose length is n; a missing direction (v or t) is a vector of
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -18,30 +19,49 @@ from adcompare.backends import Prepared, get_backend
 from adcompare.errors import UserError
 from adcompare.operators import get_operator, hvp_operator, jacobian_operator
 from adcompare.problems import Instance, get_problem, problem_names  # noqa: F401
+from adcompare.problems.registry import as_real_vector
+
+
+def _integer(name: str, what: str, value) -> int:
+    """An integer given as n or an option, checked before it reaches the instance cache (where
+    True, 2.0 and 2 would share one entry)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise UserError(f"{name}: {what} must be an integer, got {value!r}")
+    return int(value)
 
 
 @functools.lru_cache(maxsize=32)
-def _instance(name: str, n: int | None, options: tuple) -> Instance:
+def _cached_instance(name: str, n: int | None, options: tuple) -> Instance:
     return get_problem(name).instance(n, **dict(options))
 
 
+def instance(name: str, n: int | None = None, data: str | os.PathLike | None = None, **opts) -> Instance:
+    """The problem instance: n, m, options, constants and its default input x0 (all read-only).
+
+    With `data`, everything comes from that file (ADBench's formats; x0 is the file's parameters).
+    """
+    problem = get_problem(name)
+    if data is not None:
+        return problem.instance(n, data=data, **opts)
+    n = None if n is None else _integer(name, "n", n)
+    options = tuple(sorted((k, _integer(name, f"option {k}", v)) for k, v in opts.items()))
+    return _cached_instance(problem.name, n, options)
+
+
 def as_vector(values, what: str = "x") -> np.ndarray:
-    """A user's vector as 1-D float64, or a UserError saying what was wrong."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserError(f"{what} must be a vector of numbers, got {values!r}") from None
-    if arr.ndim != 1:
-        raise UserError(f"{what} must be a 1-D vector, got shape {arr.shape}")
-    return arr
+    """A user's vector as a read-only 1-D float64 copy, or a UserError saying what was wrong."""
+    return as_real_vector(values, what)
 
 
 def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None = None,
-            backend: str = "numpy", device: str = "cpu", dtype: str = "float64", **opts) -> Prepared:
+            backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
+            data: str | os.PathLike | None = None, **opts) -> Prepared:
     """The operator ready to run: `p.run()` is the measured work, `p()` returns numpy.
 
-    Without x, the problem's default input x0(n) is used (n defaults to the problem's test size).
-    Raises `Unavailable` (a NotImplementedError) for combinations that cannot run here.
+    Without x, the problem's default input x0(n) is used (n defaults to the problem's test size;
+    with `data`, x0 is the file's parameters). x and the direction are copied: changing them
+    afterwards changes nothing. Raises `Unavailable` (a NotImplementedError) for combinations
+    that cannot run here.
     """
     op = get_operator(operator)
     chosen = get_backend(backend)
@@ -50,45 +70,44 @@ def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None =
         if n is not None and n != x.shape[0]:
             raise UserError(f"n = {n} but x has length {x.shape[0]}")
         n = x.shape[0]
-    options = tuple(sorted(opts.items()))
-    try:
-        hash(options)
-    except TypeError:
-        raise UserError(f"{name}: problem options must be integers, got {opts!r}") from None
-    inst = _instance(name, n, options)
+    if direction is not None:
+        direction = as_vector(direction, op.direction or "direction")
+    inst = instance(name, n, data=data, **opts)
     return chosen.prepare(op, inst, x, direction, device=device, dtype=dtype)
 
 
-def _evaluate(operator: str, name: str, x, direction, backend, device, dtype, opts) -> np.ndarray:
-    return prepare(operator, name, x, direction, backend=backend, device=device, dtype=dtype, **opts)()
+def _evaluate(operator: str, name: str, x, direction, backend, device, dtype, data, opts) -> np.ndarray:
+    return prepare(operator, name, x, direction, backend=backend, device=device, dtype=dtype, data=data, **opts)()
 
 
-def primal(name: str, x, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64", **opts) -> np.ndarray:
+def primal(name: str, x=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
+           data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """f(x), shape (m,)."""
-    return _evaluate("primal", name, x, None, backend, device, dtype, opts)
+    return _evaluate("primal", name, x, None, backend, device, dtype, data, opts)
 
 
-def vjp(name: str, x, v=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
-        **opts) -> np.ndarray:
+def vjp(name: str, x=None, v=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
+        data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """vᵀJ by one reverse pass, shape (n,); v defaults to ones (m,)."""
-    return _evaluate("vjp", name, x, v, backend, device, dtype, opts)
+    return _evaluate("vjp", name, x, v, backend, device, dtype, data, opts)
 
 
-def jvp(name: str, x, t=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
-        **opts) -> np.ndarray:
+def jvp(name: str, x=None, t=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
+        data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """J t by one forward pass, shape (m,); t defaults to ones (n,)."""
-    return _evaluate("jvp", name, x, t, backend, device, dtype, opts)
+    return _evaluate("jvp", name, x, t, backend, device, dtype, data, opts)
 
 
-def jacobian(name: str, x, mode: str = "fwd", strategy: str = "batched", *, backend: str = "numpy",
-             device: str = "cpu", dtype: str = "float64", **opts) -> np.ndarray:
+def jacobian(name: str, x=None, mode: str = "fwd", strategy: str = "batched", *, backend: str = "numpy",
+             device: str = "cpu", dtype: str = "float64", data: str | os.PathLike | None = None,
+             **opts) -> np.ndarray:
     """J, shape (m, n): mode "fwd" (n tangents) or "rev" (m cotangents); strategy "batched"
     (one vectorised pass) or "loop" (one product at a time)."""
     op = jacobian_operator(mode, strategy)
-    return _evaluate(op.name, name, x, None, backend, device, dtype, opts)
+    return _evaluate(op.name, name, x, None, backend, device, dtype, data, opts)
 
 
-def hvp(name: str, x, t=None, mode: str = "fwd-rev", *, backend: str = "numpy", device: str = "cpu",
-        dtype: str = "float64", **opts) -> np.ndarray:
+def hvp(name: str, x=None, t=None, mode: str = "fwd-rev", *, backend: str = "numpy", device: str = "cpu",
+        dtype: str = "float64", data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """H t for a scalar-output problem, shape (n,); mode "fwd-rev", "rev-rev" or "rev-fwd"."""
-    return _evaluate(hvp_operator(mode).name, name, x, t, backend, device, dtype, opts)
+    return _evaluate(hvp_operator(mode).name, name, x, t, backend, device, dtype, data, opts)

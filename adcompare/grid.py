@@ -88,21 +88,23 @@ def targets() -> list[str]:
     return [device_key(b.name, d) for b in all_backends() for d in b.devices]
 
 
-def case_id(problem: Problem, n: int, **opts: int) -> str:
-    return format_case(problem.name, n, **problem.resolve_options(n, **opts))
+def case_id(problem: Problem, n: int | None = None, **opts: int) -> str:
+    n, merged = problem.resolve(n, **opts)
+    return format_case(problem.name, n, **merged)
 
 
 def sweep_cases(problem: Problem) -> list[str]:
-    return [case_id(problem, n) for n in problem.sweep_sizes]
+    """The problem's sweep as case ids, smallest n first."""
+    return sorted((case_id(problem, **kw) for kw in problem.sweep()), key=lambda c: instance_of(c).n)
 
 
 def largest_case(problem: Problem) -> str:
-    return case_id(problem, max(problem.sweep_sizes))
+    return sweep_cases(problem)[-1]
 
 
 def middle_case(problem: Problem) -> str:
-    sizes = sorted(problem.sweep_sizes)
-    return case_id(problem, sizes[len(sizes) // 2])
+    cases = sweep_cases(problem)
+    return cases[len(cases) // 2]
 
 
 @functools.lru_cache(maxsize=None)
@@ -176,7 +178,7 @@ def tape_rows(grid: str) -> Iterator[tuple]:
         for problem in all_problems():
             cases = []
             if "steps" in problem.options:
-                n = sorted(problem.sweep_sizes)[len(problem.sweep_sizes) // 2]
+                n = instance_of(middle_case(problem)).n
                 cases += [case_id(problem, n, steps=s) for s in DEPTHS[grid]]
             cases += sweep_cases(problem)
             for case in cases:

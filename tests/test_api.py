@@ -18,7 +18,7 @@ POLY3_J = np.array([[2.0, 2.0, 1.0], [1.0, 12.0, 6.0], [2.0, 4.0, 27.0]])   # at
 
 def skip_unless_runs(backend: str, operator: str):
     """Skip where this backend cannot run `operator` on poly3 here (framework, operator support)."""
-    inst = ad.api._instance("poly3", 3, ())
+    inst = ad.instance("poly3", 3)
     reason = get_backend(backend).why_not(OPERATORS[operator], inst, "cpu", "float64")
     if reason:
         pytest.skip(reason)
@@ -63,7 +63,7 @@ def test_problem_options_as_keywords():
     skip_unless_runs("numpy", "jacobian-rev")
     jac = ad.jacobian("affine", np.ones(3), mode="rev", m=5)
     assert jac.shape == (5, 3)
-    np.testing.assert_allclose(jac, ad.api._instance("affine", 3, (("m", 5),)).constants["A"], rtol=1e-14)
+    np.testing.assert_allclose(jac, ad.instance("affine", 3, m=5).constants["A"], rtol=1e-14)
 
 
 def test_prepare_gives_the_timed_operator():
@@ -78,7 +78,16 @@ def test_prepare_gives_the_timed_operator():
     (lambda: ad.vjp("poly3", X, backend="nope"), "unknown backend 'nope'"),
     (lambda: ad.vjp("poly3", X, [1, 2]), "v must be a vector of shape (3,)"),
     (lambda: ad.vjp("poly3", [[1, 2, 3]]), "x must be a 1-D vector"),
-    (lambda: ad.vjp("poly3", ["a", 2, 3]), "x must be a vector of numbers"),
+    (lambda: ad.vjp("poly3", ["a", 2, 3]), "x must be a vector of real numbers, got text values"),
+    (lambda: ad.vjp("poly3", np.array([1 + 2j, 2, 3])), "x must be a vector of real numbers, got complex values"),
+    (lambda: ad.vjp("poly3", np.array([True, False, True])), "got boolean values"),
+    (lambda: ad.vjp("poly3", X, "abc"), "v must be a vector of real numbers, got text values"),
+    (lambda: ad.jvp("poly3", X, [1j, 0, 0]), "t must be a vector of real numbers, got complex values"),
+    (lambda: ad.vjp("square", n=True), "n must be an integer, got True"),
+    (lambda: ad.vjp("square", n=2.0), "n must be an integer, got 2.0"),
+    (lambda: ad.vjp("affine", n=2, m=True), "option m must be an integer, got True"),
+    (lambda: ad.vjp("affine", n=10**11), "needs about"),
+    (lambda: ad.jacobian("affine", n=1000, m=10**12), "this machine has"),
     (lambda: ad.vjp("poly3", X, dtype="float16"), "unknown dtype 'float16'"),
     (lambda: ad.jacobian("poly3", X, mode="sideways"), "unknown jacobian mode 'sideways'"),
     (lambda: ad.hvp("rosenbrock", X, mode="fwd-fwd"), "unknown hvp mode 'fwd-fwd'"),
@@ -109,3 +118,31 @@ def test_importing_adcompare_and_using_numpy_imports_no_framework():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_validation_does_not_depend_on_what_ran_before():
+    """The instance cache must not let True or 2.0 through because 1 or 2 was cached first."""
+    ad.vjp("square", n=2)
+    ad.vjp("affine", n=2, m=1)
+    with pytest.raises(ad.UserError, match="n must be an integer"):
+        ad.vjp("square", n=2.0)
+    with pytest.raises(ad.UserError, match="option m must be an integer"):
+        ad.vjp("affine", n=2, m=True)
+
+
+def test_instances_are_immutable_and_inputs_are_copied():
+    inst = ad.instance("affine", 3, m=2)
+    assert inst.n == 3 and inst.m == 2 and dict(inst.options) == {"m": 2}
+    with pytest.raises(ValueError, match="read-only"):
+        inst.constants["A"][0, 0] = 1.0
+    with pytest.raises(TypeError):
+        inst.constants["A"] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="read-only"):
+        inst.x0[0] = 5.0
+    x = np.array([1.0, 2.0, 3.0])
+    v = np.array([3.0, 2.0, 1.0])
+    prepared = ad.prepare("vjp", "poly3", x, v)
+    x[:] = 0.0          # the caller changes its arrays after preparing
+    v[:] = 0.0
+    np.testing.assert_allclose(prepared(), [10, 34, 42])
+    np.testing.assert_allclose(ad.vjp("poly3", [1, 2, 3], [3, 2, 1]), [10, 34, 42])

@@ -83,8 +83,13 @@ def numpy_inputs(operator: Operator, inst: Instance, x: np.ndarray, direction: n
     return NumpyInputs(
         np.asarray(x, dtype=cast),
         None if direction is None else np.asarray(direction, dtype=cast),
-        convert_constants(inst.constants, lambda a: np.asarray(a, dtype=cast)),
+        convert_constants(inst.constants, lambda a: np.asarray(a, dtype=cast) if is_real(a) else a),
     )
+
+
+def is_real(a: np.ndarray) -> bool:
+    """Floating-point data, cast to the run's dtype; integer arrays (indices) keep their type."""
+    return np.issubdtype(a.dtype, np.floating)
 
 
 def convert_constants(constants: Mapping[str, Any], convert: Callable[[np.ndarray], Any]) -> dict[str, Any]:

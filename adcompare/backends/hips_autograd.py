@@ -13,6 +13,7 @@ An op without a VJP/JVP rule makes that problem unsupported (with autograd's mes
 from __future__ import annotations
 
 import functools
+import types
 
 from adcompare.backends import register_backend
 from adcompare.backends._common import (
@@ -30,6 +31,22 @@ from adcompare.backends.base import Built
 _NO_VMAP = "autograd has no vmap or vector mode; use the loop strategy"
 
 
+@functools.cache
+def array_namespace():
+    """autograd.numpy, with the array-API functions autograd has no derivative rule for spelled
+    through ones it has: `take(x, indices, axis)` as integer-array indexing (autograd's getitem
+    rule adds the cotangent back at the indices, so repeated indices are summed)."""
+    import autograd.numpy as anp
+
+    def take(x, indices, axis=None):
+        if axis is None:
+            axis = 0
+        axis = axis % anp.ndim(x)
+        return x[(slice(None),) * axis + (indices,)]
+
+    return types.SimpleNamespace(**{**vars(anp), "take": take})
+
+
 @register_backend
 class AutogradBackend(FrameworkBackend):
     name = "autograd"
@@ -43,10 +60,9 @@ class AutogradBackend(FrameworkBackend):
 
     def build(self, operator, inst, x, direction, device, dtype):
         import autograd
-        import autograd.numpy as anp
 
         inputs = numpy_inputs(operator, inst, x, direction, dtype)
-        fun = problem_function(inst, anp, inputs.constants)
+        fun = problem_function(inst, array_namespace(), inputs.constants)
         run = self._run(autograd, operator, fun, inputs.x, inputs.direction)
         try:
             run()     # autograd reports a missing derivative rule only when it meets the op

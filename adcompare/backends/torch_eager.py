@@ -62,8 +62,8 @@ class TorchBackend(FrameworkBackend):
         dev = torch.device(TORCH_DEVICES[device])
         inputs = numpy_inputs(operator, inst, x, direction, dtype)
 
-        def tensor(a):
-            return torch.as_tensor(a, device=dev)
+        def tensor(a):   # a copy: the instance's arrays are read-only, torch tensors are not
+            return torch.tensor(a, device=dev)
 
         constants = convert_constants(inputs.constants, tensor)
         d = None if inputs.direction is None else tensor(inputs.direction)

@@ -18,17 +18,22 @@ def add_arguments(name: str, parser) -> None:
     pass
 
 
-def default_options(problem: Problem, n: int) -> dict[str, int]:
-    return {k: problem.option_default(k, n) if v is None else v for k, v in problem.options.items()}
+def sweep_shapes(problem: Problem) -> list[tuple[int, int]]:
+    """(n, m) of every instance the problem sweeps, smallest first."""
+    shapes = []
+    for kw in problem.sweep():
+        n, options = problem.resolve(**kw)
+        shapes.append((n, problem.output_size(n, **options)))
+    return sorted(shapes)
 
 
 def shape_text(problem: Problem) -> str:
     """'n → n', 'n → 1', '3 → 3' or 'n → m': the output size as a function of n."""
-    sizes = problem.sweep_sizes
-    outputs = {problem.output_size(n, **default_options(problem, n)) for n in sizes}
-    if len(sizes) == 1:
-        return f"{sizes[0]} → {outputs.pop()}"
-    if all(problem.output_size(n, **default_options(problem, n)) == n for n in sizes):
+    shapes = sweep_shapes(problem)
+    outputs = {m for _, m in shapes}
+    if len(shapes) == 1:
+        return f"{shapes[0][0]} → {shapes[0][1]}"
+    if all(n == m for n, m in shapes):
         return "n → n"
     if len(outputs) == 1:
         return f"n → {outputs.pop()}"
@@ -55,7 +60,7 @@ def backend_status(backend, device: str) -> str:
 
 
 def main(args) -> int:
-    problems = [[p.name, shape_text(p), ", ".join(map(str, p.sweep_sizes)), options_text(p), p.summary]
+    problems = [[p.name, shape_text(p), ", ".join(str(n) for n, _ in sweep_shapes(p)), options_text(p), p.summary]
                 for p in all_problems()]
     print("Problems")
     print(table(["name", "n → m", "sweep n", "options", "summary"], problems))

@@ -25,6 +25,9 @@ class Affine(Problem):
     def output_size(self, n, m, **opts):
         return m
 
+    def constant_elements(self, n, m, **opts):
+        return m * n + m
+
     def constants(self, n, rng, m, **opts):
         return {"A": rng.standard_normal((m, n)) / np.sqrt(n), "b": rng.standard_normal(m)}
 

@@ -25,6 +25,9 @@ class FanOut(Problem):
     def output_size(self, n, m, **opts):
         return m
 
+    def constant_elements(self, n, m, **opts):
+        return m * n
+
     def constants(self, n, rng, m, **opts):
         return {"W": rng.standard_normal((m, n)) / np.sqrt(n)}
 

@@ -27,6 +27,9 @@ class MLP(Problem):
     def output_size(self, n, m, **opts):
         return m
 
+    def constant_elements(self, n, m, hidden, **opts):
+        return hidden * (n + m + 1) + m
+
     def constants(self, n, rng, m, hidden, **opts):
         return {
             "W1": rng.standard_normal((hidden, n)) / np.sqrt(n),

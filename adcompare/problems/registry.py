@@ -8,7 +8,10 @@ imports every module in `adcompare/problems/`, so adding a problem is adding one
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, ClassVar, Mapping
+import os
+import types
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -62,6 +65,25 @@ class Problem:
         """The value of an option whose declared default is None."""
         return n
 
+    def input_size(self, **opts: int) -> int | None:
+        """n for a family whose input size follows from its options (gmm: k(1 + d + d(d+1)/2)),
+        None for a family whose n is free. Such a family sweeps options, not n (`sweep`)."""
+        return None
+
+    def sweep(self) -> list[dict[str, int]]:
+        """The instances the benchmarks sweep, as `instance` keywords, smallest first: n over
+        `sweep_sizes` by default; a family sized by its options overrides this with options."""
+        return [{"n": n} for n in self.sweep_sizes]
+
+    def constant_elements(self, n: int, **opts: int) -> int:
+        """Array elements of the instance's constants (their memory, before any is made); the
+        default suits a family without large constants."""
+        return 0
+
+    def read_data(self, path: Path) -> "DataFile":
+        """An instance read from a data file (ADBench's formats), or UserError."""
+        raise UserError(f"{self.name} reads no data files")
+
     # --- provided -----------------------------------------------------------------------------
     @property
     def has_closed_form(self) -> bool:
@@ -92,25 +114,105 @@ class Problem:
                 raise UserError(f"{self.name}: option {key} must be at least 1, got {value}")
         return merged
 
-    def instance(self, n: int | None = None, seed: int = 0, **opts: int) -> "Instance":
-        """Fix the size (and options): the object every backend prepares from."""
-        if n is None:
+    def resolve(self, n: int | None = None, **opts: int) -> tuple[int, dict[str, int]]:
+        """(n, every option) of an instance, checked: n as given (default the test size), or for
+        a family sized by its options derived from them (a given n must agree)."""
+        if n is not None:
+            n = _positive_int(self.name, "n", n)
+        merged = self.resolve_options(1 if n is None else n, **opts)
+        derived = self.input_size(**merged)
+        if derived is not None:
+            if n is not None and n != derived:
+                shown = ", ".join(f"{k}={v}" for k, v in merged.items())
+                raise UserError(f"{self.name}: n is fixed by the options ({shown}: n = {derived}); got n = {n}")
+            n = derived
+        elif n is None:
             n = self.test_size
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise UserError(f"{self.name}: n must be an integer, got {n!r}")
-        n = int(n)
-        if n < 1:
-            raise UserError(f"{self.name}: n must be at least 1, got {n}")
-        merged = self.resolve_options(n, **opts)
+            merged = self.resolve_options(n, **opts)
         self.check_size(n, **merged)
+        return n, merged
+
+    def instance(self, n: int | None = None, seed: int = 0, data: str | os.PathLike | None = None,
+                 **opts: int) -> "Instance":
+        """Fix the size (and options), or read them from a data file: the object every backend
+        prepares from. Its arrays are read-only, so no caller can change later results."""
+        if data is not None:
+            return self._instance_from_data(Path(data), n, opts)
+        n, merged = self.resolve(n, **opts)
+        guard_memory(self.name, n, self.output_size(n, **merged), self.constant_elements(n, **merged))
         rng = np.random.default_rng([seed, n, *merged.values()])
         consts = self.constants(n, rng, **merged)
         return Instance(self, n, self.output_size(n, **merged), merged, consts, self.default_x(n, **merged))
 
+    def _instance_from_data(self, path: Path, n: int | None, opts: Mapping[str, int]) -> "Instance":
+        if opts:
+            raise UserError(f"{self.name}: options come from the data file {path}; got {sorted(opts)}")
+        if not path.is_file():
+            raise UserError(f"{self.name}: data file {path} does not exist")
+        loaded = self.read_data(path)
+        size = int(np.size(loaded.x))
+        if n is not None and _positive_int(self.name, "n", n) != size:
+            raise UserError(f"{self.name}: {path} holds n = {size} parameters; got n = {n}")
+        options = self.resolve_options(size, **loaded.options)
+        self.check_size(size, **options)
+        return Instance(self, size, self.output_size(size, **options), options, loaded.constants,
+                        np.asarray(loaded.x, dtype=np.float64), source=str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFile:
+    """What a problem reads from a data file: its options, constants and parameters x."""
+
+    options: dict[str, int]
+    constants: dict[str, Any]
+    x: np.ndarray
+
+
+# An instance is refused before anything is allocated when its arrays would need more than this
+# share of the machine's memory (a user's size typo must not start a swap storm).
+MEMORY_SHARE = 0.5
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def guard_memory(name: str, n: int, m: int, constant_elements: int) -> None:
+    """UserError when x, f(x) and the constants (float64) would not fit in memory."""
+    estimate = 8 * (2 * n + m + constant_elements)
+    total = machine_memory()
+    if total is not None and estimate > MEMORY_SHARE * total:
+        raise UserError(f"{name}: n = {n}, m = {m} needs about {estimate / 2**30:.3g} GiB for its arrays; "
+                        f"this machine has {total / 2**30:.3g} GiB")
+
+
+def _positive_int(name: str, what: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise UserError(f"{name}: {what} must be an integer, got {value!r}")
+    if value < 1:
+        raise UserError(f"{name}: {what} must be at least 1, got {value}")
+    return int(value)
+
+
+def _read_only(value):
+    """A read-only copy of an array (structure such as an int passes unchanged)."""
+    if isinstance(value, np.ndarray):
+        value = np.array(value)
+        value.setflags(write=False)
+    return value
+
 
 @dataclasses.dataclass(frozen=True)
 class Instance:
-    """One member of a problem family: size, options, constants and default input, all numpy."""
+    """One member of a problem family: size, options, constants and default input, all numpy.
+
+    Immutable: the constants mapping is a read-only view and every array is a read-only copy, so
+    a caller that changes what it was given cannot change any later result.
+    """
 
     problem: Problem
     n: int
@@ -118,6 +220,13 @@ class Instance:
     options: Mapping[str, int]
     constants: Mapping[str, np.ndarray]
     x0: np.ndarray
+    source: str | None = None       # the data file the instance was read from, if any
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))
+        object.__setattr__(self, "constants", types.MappingProxyType(
+            {k: _read_only(v) for k, v in self.constants.items()}))
+        object.__setattr__(self, "x0", _read_only(np.asarray(self.x0, dtype=np.float64)))
 
     @property
     def name(self) -> str:
@@ -131,10 +240,11 @@ class Instance:
         return self.problem.jacobian(np.asarray(x, dtype=np.float64), self.constants, **self.options)
 
     def check_input(self, x, what: str = "x", length: int | None = None) -> np.ndarray:
-        """A user-given vector as float64 numpy, of the expected length, or a clear UserError."""
+        """A user-given vector as a read-only float64 copy, of the expected length, or a clear
+        UserError."""
         expected = self.n if length is None else length
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.ndim != 1 or arr.shape[0] != expected:
+        arr = as_real_vector(x, what, prefix=f"{self.name}: ")
+        if arr.shape[0] != expected:
             raise UserError(
                 f"{self.name}: {what} must be a vector of shape ({expected},), got shape {arr.shape}"
             )
@@ -145,6 +255,24 @@ class Instance:
     def label(self) -> str:
         opts = "".join(f", {k}={v}" for k, v in self.options.items())
         return f"{self.name}(n={self.n}{opts})"
+
+
+def as_real_vector(values, what: str = "x", prefix: str = "") -> np.ndarray:
+    """A user's vector as a read-only float64 copy; UserError for anything that is not a 1-D
+    vector of real numbers (complex, boolean, text and objects are refused, never coerced)."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):
+        raise UserError(f"{prefix}{what} must be a vector of real numbers, got {values!r}") from None
+    if raw.dtype.kind not in "iuf":
+        kind = {"c": "complex", "b": "boolean", "U": "text", "S": "text", "O": "non-numeric"}.get(
+            raw.dtype.kind, str(raw.dtype))
+        raise UserError(f"{prefix}{what} must be a vector of real numbers, got {kind} values")
+    if raw.ndim != 1:
+        raise UserError(f"{prefix}{what} must be a 1-D vector, got shape {raw.shape}")
+    arr = np.array(raw, dtype=np.float64)
+    arr.setflags(write=False)
+    return arr
 
 
 def register(cls: type[Problem]) -> type[Problem]:
@@ -170,7 +298,7 @@ def all_problems() -> list[Problem]:
     return [_REGISTRY[k] for k in problem_names()]
 
 
-def instance(name: str, n: int | None = None, **opts: int) -> Instance:
-    return get_problem(name).instance(n, **opts)
+def instance(name: str, n: int | None = None, data: str | os.PathLike | None = None, **opts: int) -> Instance:
+    return get_problem(name).instance(n, data=data, **opts)
 
 
