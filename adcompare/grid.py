@@ -1,80 +1,164 @@
-"""Benchmark grids: the one place that says which combinations each asv benchmark measures.
+"""Benchmark grids: which figures each grid measures, and how they are grouped into jobs.
 
-Every value is derived from the registries — problems (`sweep_sizes`, `options`), backends
-(names and devices) and operators — so a new problem or backend adds benchmarks with no edit
-here or in `benchmarks/`.
+A *figure* is one headline number, one asv benchmark combination: a benchmark name (the asv
+family, e.g. "time_operators.Crossover.track_factor") and its parameters (target first). A *job*
+is what one measurement process does: it prepares a few *arms* (operators on cases, or the
+reference kernel) on one target and times them side by side in randomized interleaved rounds
+(adcompare.rounds); each of its figures is a formula over the arms' per-process estimates (one
+arm's seconds, or the ratio of two). Arms that a figure compares are always in the same job, so
+drift cancels in every ratio. A job runs in several independent processes (adcompare.campaign).
 
-Each family (one asv benchmark) is a list of *rows*, combinations without the target; every row
-runs on every target. asv runs the Cartesian product of its parameter lists, one process per
-combination, so a family's asv `params` are the distinct values of its rows (`params`), and
-`adcompare run` hands asv exactly the rows that can run on this machine (`select`): the
-product's other corners are never started. Run by plain `asv run`, they answer n/a at once,
-before any framework is imported.
+Everything is derived from the registries — problems (their sweeps and options), backends
+(names, devices) and operators — so a new problem or backend adds figures with no edit here or
+in `benchmarks/`. Three grids:
 
-Two grids: `default`, chosen so the whole suite stays within its time budget on a 2-core machine,
-and `wide`, one flag away (`adcompare run --grid wide`, or ADCOMPARE_GRID=wide for plain asv).
+- `main`, the README's main command: every section of the report for every backend, sized to
+  finish in ≤ 10 min on 2 cores with warm, repeated figures (each problem at its largest size,
+  two scaling sizes, the crossover over affine, compile and first call on one case);
+- `full`: every size of every problem, every operator where it fits, both crossover problems;
+  ≤ 60 min on 2 cores;
+- `wide`: float32 everywhere, every aspect ratio and depth, deeper compiled cases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
-from adcompare.backends import DTYPES, Backend, all_backends, device_key, get_backend
+from adcompare.backends import DTYPES, all_backends, device_key, get_backend
 from adcompare.cases import case_instance, format_case
 from adcompare.errors import choose_from
 from adcompare.operators import OPERATORS, get_operator
-from adcompare.problems import Problem, all_problems
+from adcompare.problems import Problem, all_problems, get_problem
 
-GRIDS = ("default", "wide")
+GRIDS = ("main", "full", "wide")
+DEFAULT_GRID = "main"
 GRID_ENV = "ADCOMPARE_GRID"
 
-SCALING_OPERATORS = ("primal", "vjp", "jvp")
+REFERENCE = "reference"     # the arm name of the fixed reference kernel (adcompare.reference)
 PRODUCT_OPERATORS = ("vjp", "jvp")
 BATCHED_JACOBIANS = ("jacobian-fwd", "jacobian-rev")
 LOOP_JACOBIANS = ("jacobian-fwd-loop", "jacobian-rev-loop")
 JACOBIANS = BATCHED_JACOBIANS + LOOP_JACOBIANS
 HVPS = tuple(name for name, op in OPERATORS.items() if op.kind == "hvp")
+STRATEGY_JACOBIANS = {"batched": BATCHED_JACOBIANS, "loop": LOOP_JACOBIANS}
 
-# The crossover grid: Jacobians of f: Rⁿ → Rᵐ with n·m = CROSSOVER_PRODUCT and aspect n:m from
-# 1:64 to 64:1. The default keeps five aspects (1:64, 1:4, 1:1, 4:1, 64:1); wide has all seven.
+# The crossover grid: full Jacobians of f: Rⁿ → Rᵐ with n·m = CROSSOVER_PRODUCT, aspect n:m from
+# 1:64 to 64:1 (five aspects; seven in the wide grid), on the problems with an independent m.
 CROSSOVER_PRODUCT = 1 << 14
-CROSSOVER_N = {"default": (16, 64, 128, 256, 1024), "wide": (16, 32, 64, 128, 256, 512, 1024)}
-CROSSOVER_PROBLEMS = {"default": ("affine", "mlp")}   # wide: every problem with an `m` option
+CROSSOVER_N = {"main": (16, 64, 128, 256, 1024), "full": (16, 64, 128, 256, 1024),
+               "wide": (16, 32, 64, 128, 256, 512, 1024)}
+CROSSOVER_PROBLEMS = {"main": ("affine",), "full": ("affine", "mlp"), "wide": None}   # None: every m problem
 
-# Depth sweep of the tape-memory family, for problems with a `steps` option.
-DEPTHS = {"default": (1, 10, 40, 160), "wide": (1, 5, 10, 20, 40, 80, 160, 320)}
+# Depth sweeps of the tape family (problems with a `depth_option`, at their middle size).
+DEPTHS = {"main": (1, 10, 40, 160), "full": (1, 10, 40, 160), "wide": (1, 5, 10, 20, 40, 80, 160, 320)}
 
-FIRST_CALL_OPERATORS = ("vjp",)
+# The A/A control: the same operator on both sides of a ratio, on every target (the noise floor).
+NOISE_FLOOR_CASE = "rosenbrock:1000"
+NOISE_FLOOR_OPERATOR = "vjp"
+# Compile / prepare time and the first call from a fresh interpreter, main grid: one case.
+COMPILE_CASE = ("mlp", 100)
+FIRST_CALL_DTYPE = "float64"
 
-# XLA compiles the unrolled time-stepping loop of a `steps` problem in time that grows with the
-# depth (jax-jit, lorenz96:128, one core: a VJP takes 4 s to compile at steps=1, 23 s at 4,
-# 1–3 min at 10). Each combination is a process that compiles afresh, so the default grid keeps
-# compiling targets to shallow instances, and the wide grid stops at the problems' default depth.
-MAX_COMPILED_STEPS = {"default": 2, "wide": 10}
+# XLA and Inductor compile an unrolled time-stepping loop in time that grows faster than its
+# depth (jax-jit, lorenz96:128: a VJP compiles in 0.5 s at 1 step, 4.7 s at 4, ~50 s at 10), and
+# every measurement process compiles afresh (or reads the compile cache), so compiling targets
+# stop at this depth.
+MAX_COMPILED_DEPTH = {"main": 2, "full": 2, "wide": 10}
 
 
 @dataclasses.dataclass(frozen=True)
-class Family:
-    """One asv benchmark: its name, the axes after `target`, and its rows per grid."""
+class Benchmark:
+    """One asv benchmark family: its name, parameter names (target first) and unit."""
 
-    name: str                                   # "time_operators.Operators.time_operator"
-    axes: tuple[str, ...]                       # parameter names after "target"
-    rows: Callable[[str], Iterator[tuple]]      # grid name -> rows (values for `axes`)
-    gpu_only: bool = False                      # only targets on a non-CPU device
-    needs: tuple[str, ...] = ()                 # Backend methods a backend must override
+    name: str
+    param_names: tuple[str, ...]
+    unit: str
+    repeated: bool = True       # timed (measured in every pass) or counted (once)
 
     @property
-    def param_names(self) -> list[str]:
-        return ["target", *self.axes]
+    def method(self) -> str:
+        return self.name.rsplit(".", 1)[1]
+
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
+    Benchmark("time_operators.Operators.track_seconds", ("target", "dtype", "case", "operator"), "seconds"),
+    Benchmark("time_operators.Crossover.track_factor", ("target", "dtype", "case", "strategy"), "ratio"),
+    Benchmark("ratios.CostRatios.track_cost_ratio", ("target", "dtype", "case", "operator"), "ratio"),
+    Benchmark("ratios.Workloads.track_derivative_ratio", ("target", "dtype", "case", "operator"), "ratio"),
+    Benchmark("ratios.NoiseFloor.track_aa_ratio", ("target", "dtype", "case", "operator"), "ratio"),
+    Benchmark("memory.TapeMemory.track_tape_bytes", ("target", "dtype", "case"), "bytes", repeated=False),
+    Benchmark("memory.PeakDeviceMemory.track_peak_device_bytes", ("target", "dtype", "case", "operator"),
+              "bytes", repeated=False),
+    Benchmark("compile.Prepare.track_prepare_seconds", ("target", "dtype", "case", "operator"), "seconds"),
+    Benchmark("compile.FirstCall.track_first_call_seconds", ("target", "case", "operator"), "seconds"),
+]}
+(SECONDS, CROSSOVER, COST_RATIO, DERIVATIVE_RATIO, NOISE_FLOOR, TAPE, PEAK, PREPARE,
+ FIRST_CALL) = BENCHMARKS
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmSpec:
+    """One arm of a job: an operator on a case, or the reference kernel (case None)."""
+
+    name: str
+    case: str | None = None
+    operator: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+    """One figure of a job: `formula` over the arms named in `arms`.
+
+    "seconds": per-call seconds of arms[0]; "ratio": arms[0] / (divisor · arms[1]);
+    "prepare": the process's preparation seconds of arms[0]; "first-call": a fresh interpreter's
+    seconds to import, prepare and run arms[0]; "bytes": the counter of arms[0].
+    `parts` are (label, arm) pairs: arms whose own seconds are reported beside the figure."""
+
+    benchmark: str
+    params: tuple
+    formula: str
+    arms: tuple[str, ...]
+    divisor: int = 1
+    parts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> tuple:
+        return self.benchmark, self.params
+
+    def param_dict(self) -> dict:
+        return dict(zip(BENCHMARKS[self.benchmark].param_names, self.params))
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What one measurement process does: kind "timing" (interleaved rounds), "prepare",
+    "first-call" or "count" (tape bytes, peak memory: deterministic, measured once)."""
+
+    kind: str
+    target: str
+    dtype: str
+    arms: tuple[ArmSpec, ...]
+    figures: tuple[FigureSpec, ...]
+
+    @property
+    def repeated(self) -> bool:
+        return self.kind != "count"
+
+    @property
+    def id(self) -> str:
+        """Stable across runs and processes: kind, target, dtype and the arms."""
+        text = "|".join([self.kind, self.target, self.dtype] + [f"{a.name}={a.case}/{a.operator}" for a in self.arms])
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 # --- helpers over the registry ------------------------------------------------------------------
 def grid_from_env() -> str:
-    """The grid the benchmarks are built from: $ADCOMPARE_GRID, default 'default'."""
-    return check_grid(os.environ.get(GRID_ENV, "default"))
+    """The grid the asv benchmark classes are built from: $ADCOMPARE_GRID, default `main`."""
+    return check_grid(os.environ.get(GRID_ENV, DEFAULT_GRID))
 
 
 def check_grid(grid: str) -> str:
@@ -93,6 +177,12 @@ def case_id(problem: Problem, n: int | None = None, **opts: int) -> str:
     return format_case(problem.name, n, **merged)
 
 
+@functools.lru_cache(maxsize=None)
+def instance_of(case: str):
+    """The instance a case id names, built once (constants included)."""
+    return case_instance(case)
+
+
 def sweep_cases(problem: Problem) -> list[str]:
     """The problem's sweep as case ids, smallest n first."""
     return sorted((case_id(problem, **kw) for kw in problem.sweep()), key=lambda c: instance_of(c).n)
@@ -107,17 +197,6 @@ def middle_case(problem: Problem) -> str:
     return cases[len(cases) // 2]
 
 
-@functools.lru_cache(maxsize=None)
-def instance_of(case: str):
-    """The instance a case id names, built once (constants included)."""
-    return case_instance(case)
-
-
-def _output_size(case: str) -> tuple[int, int]:
-    inst = instance_of(case)
-    return inst.n, inst.m
-
-
 def fits(case: str, operator: str) -> bool:
     """Structurally valid anywhere: an HVP needs m = 1, and a Jacobian must fit in memory."""
     from adcompare.measure import too_large_reason
@@ -127,189 +206,313 @@ def fits(case: str, operator: str) -> bool:
     return op.applies_to(inst) and too_large_reason(op, inst) is None
 
 
-def _dtypes(grid: str) -> tuple[str, ...]:
-    return DTYPES if grid == "wide" else ("float64",)
-
-
-def _fitting(dtype: str, cases: Iterable[str], ops: Iterable[str]) -> Iterator[tuple]:
-    """(dtype, case, op) for every case × op that fits."""
-    ops = tuple(ops)
-    for case in cases:
-        for op in ops:
-            if fits(case, op):
-                yield dtype, case, op
-
-
-# --- the families -------------------------------------------------------------------------------
-def operator_rows(grid: str) -> Iterator[tuple]:
-    """Steady-state time. Default: primal/vjp/jvp over every problem's sweep sizes (the scaling
-    charts); at each problem's middle size the four Jacobians (batched and loop, where they
-    fit); HVPs at every size of every scalar problem; float32 vjp/jvp at the largest size.
-    Wide: every operator at every size in both dtypes, wherever it fits."""
-    for problem in all_problems():
-        cases = sweep_cases(problem)
-        if grid == "wide":
-            for dtype in DTYPES:
-                yield from _fitting(dtype, cases, OPERATORS)
-            continue
-        yield from _fitting("float64", cases, SCALING_OPERATORS + HVPS)
-        yield from _fitting("float64", [middle_case(problem)], JACOBIANS)
-        for op in PRODUCT_OPERATORS:
-            yield "float32", largest_case(problem), op
-
-
-def crossover_rows(grid: str) -> Iterator[tuple]:
-    """Jacobian fwd vs rev over n·m = CROSSOVER_PRODUCT, aspect n:m from 1:64 to 64:1: batched
-    (vmap / vector mode), and as loops of single products — the textbook n forward or m reverse
-    passes, and the only Jacobians a backend without batching (autograd) has."""
-    names = CROSSOVER_PROBLEMS.get(grid)
-    problems = [p for p in all_problems() if "m" in p.options and (names is None or p.name in names)]
-    for dtype in _dtypes(grid):
-        for problem in problems:
-            cases = [case_id(problem, n, m=CROSSOVER_PRODUCT // n) for n in CROSSOVER_N[grid]]
-            yield from _fitting(dtype, cases, JACOBIANS)
-
-
-def tape_rows(grid: str) -> Iterator[tuple]:
-    """Tape bytes: over depth (problems with a `steps` option, at their middle size) and over n
-    (every problem's sweep sizes)."""
-    for dtype in _dtypes(grid):
-        seen = set()
-        for problem in all_problems():
-            cases = []
-            if "steps" in problem.options:
-                n = instance_of(middle_case(problem)).n
-                cases += [case_id(problem, n, steps=s) for s in DEPTHS[grid]]
-            cases += sweep_cases(problem)
-            for case in cases:
-                if case not in seen:
-                    seen.add(case)
-                    yield dtype, case
-
-
-def peak_rows(grid: str) -> Iterator[tuple]:
-    """Peak device memory of vjp and jvp (and, wide, the batched Jacobians) at every size."""
-    ops = PRODUCT_OPERATORS + (BATCHED_JACOBIANS if grid == "wide" else ())
-    for dtype in _dtypes(grid):
-        for problem in all_problems():
-            yield from _fitting(dtype, sweep_cases(problem), ops)
-
-
-def ratio_rows(grid: str) -> Iterator[tuple]:
-    """Cost ratios: vjp/primal and jvp/primal at every problem's largest size (the cheap-gradient
-    bound; small sizes measure dispatch, which the time family shows), Jacobian/(min(n,m)·primal)
-    at its middle size. Wide: every size."""
-    for dtype in _dtypes(grid):
-        for problem in all_problems():
-            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [largest_case(problem)],
-                                PRODUCT_OPERATORS)
-            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [middle_case(problem)],
-                                BATCHED_JACOBIANS)
-
-
-def prepare_rows(grid: str) -> Iterator[tuple]:
-    """Prepare (trace, compile, warm up) seconds of vjp and jvp at every problem's middle size;
-    wide: every size, Jacobians included."""
-    ops = PRODUCT_OPERATORS + (BATCHED_JACOBIANS if grid == "wide" else ())
-    for dtype in _dtypes(grid):
-        for problem in all_problems():
-            yield from _fitting(dtype, sweep_cases(problem) if grid == "wide" else [middle_case(problem)], ops)
-
-
-def first_call_rows(grid: str) -> Iterator[tuple]:
-    """Import + prepare + first run in a fresh interpreter: the largest size of the first problem
-    in the default grid (a fresh interpreter per sample is the costliest benchmark there is);
-    every problem's middle size in the wide grid."""
-    problems = all_problems() if grid == "wide" else all_problems()[:1]
-    for problem in problems:
-        case = middle_case(problem) if grid == "wide" else largest_case(problem)
-        for op in FIRST_CALL_OPERATORS:
-            yield case, op
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in [
-        Family("time_operators.Operators.time_operator", ("dtype", "case", "operator"), operator_rows),
-        Family("time_operators.Crossover.time_jacobian", ("dtype", "case", "operator"), crossover_rows),
-        Family("memory.TapeMemory.track_tape_bytes", ("dtype", "case"), tape_rows,
-               needs=("tape_bytes",)),
-        Family("memory.PeakDeviceMemory.track_peak_device_bytes", ("dtype", "case", "operator"), peak_rows,
-               gpu_only=True, needs=("peak_device_bytes",)),
-        Family("ratios.CostRatios.track_cost_ratio", ("dtype", "case", "operator"), ratio_rows),
-        Family("compile.Prepare.track_prepare_seconds", ("dtype", "case", "operator"), prepare_rows),
-        Family("compile.FirstCall.timeraw_first_call", ("case", "operator"), first_call_rows),
-    ]
-}
-
-FIRST_CALL_DTYPE = "float64"   # FirstCall has no dtype axis
-
-
-def family_targets(family: Family) -> list[str]:
-    return [t for t in targets() if not family.gpu_only or not t.endswith(":cpu")]
-
-
 def compiles(target: str) -> bool:
-    """Does this target JIT-compile in prepare? (A backend says so with `compiles = True`;
-    by convention its name ends in '-jit'.)"""
-    backend = get_backend(target.split(":")[0])
-    return bool(getattr(backend, "compiles", backend.name.endswith("-jit")))
+    """Does this target compile in prepare? (A backend says so with `compiles = True`.)"""
+    return bool(getattr(get_backend(target.split(":")[0]), "compiles", False))
+
+
+def depth(case: str) -> int | None:
+    """The case's depth (time steps, sequence length), if its problem has a depth option."""
+    inst = instance_of(case)
+    option = inst.problem.depth_option
+    return inst.options[option] if option else None
 
 
 def affordable(target: str, case: str, grid: str) -> bool:
-    """False for a compiling target on a time-stepping case deeper than the grid allows."""
-    limit = MAX_COMPILED_STEPS[grid]
-    steps = instance_of(case).options.get("steps")
-    return limit is None or steps is None or steps <= limit or not compiles(target)
-
-
-def rows(family: Family, grid: str) -> list[tuple]:
-    """The family's rows in this grid, duplicates removed, order kept."""
-    return list(dict.fromkeys(family.rows(check_grid(grid))))
-
-
-def combos(family: Family, grid: str) -> list[tuple]:
-    """Every (target, *row) of the family in this grid: the combinations worth running anywhere."""
-    case_at = family.axes.index("case")
-    return [(t, *row) for t in family_targets(family) for row in rows(family, grid)
-            if affordable(t, row[case_at], grid)]
-
-
-def params(family: Family, grid: str) -> list[list]:
-    """asv `params`: the distinct values of each axis over the family's combinations."""
-    cs = combos(family, grid)
-    if not cs:   # asv needs at least one value per axis; the lone combination is n/a
-        return [[t] for t in family_targets(family)[:1] or ["none:cpu"]] + [["-"] for _ in family.axes]
-    return [list(dict.fromkeys(c[i] for c in cs)) for i in range(len(family.param_names))]
-
-
-def combo_kwargs(family: Family, combo: tuple) -> dict[str, str]:
-    return dict(zip(family.param_names, combo))
-
-
-def unavailable_reason(family: Family, combo: tuple) -> str | None:
-    """Why this combination cannot run on this machine (framework, device, operator), or None.
-
-    Cheap: asks the backend, which imports nothing to rule out a GPU on a machine without one."""
-    kw = combo_kwargs(family, combo)
-    reason = _why_not(kw["target"], kw.get("dtype", FIRST_CALL_DTYPE), kw["case"], kw.get("operator", "vjp"))
-    if reason:
-        return reason
-    backend = get_backend(kw["target"].split(":")[0])
-    for method in family.needs:
-        if getattr(type(backend), method) is getattr(Backend, method):
-            return f"{backend.name} does not implement {method}"
-    return None
+    """False for a compiling target on a case deeper than the grid allows it to compile."""
+    d = depth(case)
+    return d is None or d <= MAX_COMPILED_DEPTH[grid] or not compiles(target)
 
 
 @functools.lru_cache(maxsize=None)
-def _why_not(target: str, dtype: str, case: str, operator: str) -> str | None:
+def why_not(target: str, dtype: str, case: str, operator: str) -> str | None:
+    """Why this arm cannot run on this machine (framework, device, operator, size), or None.
+    Cheap: asks the backend, which imports nothing to rule out a GPU where there is none."""
+    from adcompare.measure import split_target, too_large_reason
+
+    backend_name, device = split_target(target)
+    op = get_operator(operator)
+    inst = instance_of(case)
+    return get_backend(backend_name).why_not(op, inst, device, dtype) or too_large_reason(op, inst)
+
+
+# --- the jobs of each family --------------------------------------------------------------------
+def _arm(operator: str, case: str, name: str | None = None) -> ArmSpec:
+    return ArmSpec(name or operator, case, operator)
+
+
+def _divisor(case: str, operator: str) -> int:
+    """Primal evaluations an operator is held against: min(n, m) for a Jacobian, else 1."""
+    inst = instance_of(case)
+    return min(inst.n, inst.m) if get_operator(operator).kind == "jacobian" else 1
+
+
+def case_job(target: str, dtype: str, case: str, operators: Iterable[str], *, reference: bool = False,
+             derivatives: Iterable[str] = ()) -> Job:
+    """Operators of one case timed together with the primal in one job: every operator's
+    seconds per call and its cost ratio to the primal; for `derivatives` (a workload's field
+    derivatives) the plain derivative/objective ratio; for a pair of Jacobian modes of one
+    strategy, the crossover factor t_fwd/t_rev. `reference` adds the reference kernel, beside
+    which absolute times are read (drift visible, and divisible out)."""
+    ops = [op for op in dict.fromkeys(("primal", *operators, *derivatives)) if fits(case, op)]
+    arms = [_arm(op, case) for op in ops] + ([ArmSpec(REFERENCE)] if reference else [])
+    extra = ((REFERENCE, REFERENCE),) if reference else ()
+    figures = [FigureSpec(SECONDS, (target, dtype, case, op), "seconds", (op,), parts=((op, op), *extra))
+               for op in ops]
+    figures += [FigureSpec(COST_RATIO, (target, dtype, case, op), "ratio", (op, "primal"), _divisor(case, op),
+                           parts=((op, op), ("primal", "primal"))) for op in ops if op != "primal"]
+    figures += [FigureSpec(DERIVATIVE_RATIO, (target, dtype, case, op), "ratio", (op, "primal"),
+                           parts=((op, op), ("primal", "primal"))) for op in derivatives if op in ops]
+    for strategy, (fwd, rev) in STRATEGY_JACOBIANS.items():
+        if fwd in ops and rev in ops:
+            figures.append(FigureSpec(CROSSOVER, (target, dtype, case, strategy), "ratio", (fwd, rev),
+                                      parts=(("fwd", fwd), ("rev", rev))))
+    return Job("timing", target, dtype, tuple(arms), tuple(figures))
+
+
+# The main grid times every problem at its largest size (cost ratios where dispatch no longer
+# dominates) and these also at their smallest, so their scaling lines have a slope: one
+# elementwise map (overhead to bandwidth), one gradient, one deep recurrence.
+MAIN_SCALING = ("square", "rosenbrock", "lorenz96")
+
+
+def profile_cases(grid: str, problem: Problem) -> list[str]:
+    """main: the largest size (and the smallest, for MAIN_SCALING); full and wide: the sweep."""
+    cases = sweep_cases(problem)
+    if grid != "main":
+        return cases
+    return list(dict.fromkeys([cases[0], cases[-1]])) if problem.name in MAIN_SCALING else cases[-1:]
+
+
+def profile_jobs(grid: str, target: str) -> Iterator[Job]:
+    """Steady-state time and cost ratios of primal, vjp and jvp over each problem's sizes, the
+    reference kernel beside them; a workload adds its field derivatives (a scalar workload's
+    forward-mode gradient, n tangents, only at its smallest size: it shows why reverse wins).
+    full adds the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
+    wide: every operator at every size in both dtypes."""
+    for problem in all_problems():
+        cases = profile_cases(grid, problem)
+        for dtype in (DTYPES if grid == "wide" else ("float64",)):
+            for case in cases:
+                derivatives = [op for op in problem.field_derivatives
+                               if not (op == "jacobian-fwd" and instance_of(case).m == 1 and case != cases[0])]
+                if grid == "wide":
+                    ops: tuple[str, ...] = tuple(OPERATORS)
+                elif grid == "full":
+                    ops = PRODUCT_OPERATORS + HVPS + (JACOBIANS if case == middle_case(problem) else ())
+                else:
+                    ops = PRODUCT_OPERATORS
+                yield case_job(target, dtype, case, ops, reference=True, derivatives=derivatives)
+        if grid == "full":
+            yield case_job(target, "float32", cases[-1], PRODUCT_OPERATORS)
+
+
+def crossover_cases(grid: str) -> list[str]:
+    names = CROSSOVER_PROBLEMS[grid]
+    problems = [p for p in all_problems() if "m" in p.options and (names is None or p.name in names)]
+    return [case_id(p, n, m=CROSSOVER_PRODUCT // n) for p in problems for n in CROSSOVER_N[grid]]
+
+
+def crossover_job(target: str, dtype: str, case: str, strategy: str) -> Job:
+    fwd, rev = STRATEGY_JACOBIANS[strategy]
+    return Job("timing", target, dtype, (_arm(fwd, case, "fwd"), _arm(rev, case, "rev")),
+               (FigureSpec(CROSSOVER, (target, dtype, case, strategy), "ratio", ("fwd", "rev"),
+                           parts=(("fwd", "fwd"), ("rev", "rev"))),))
+
+
+def crossover_jobs(grid: str, target: str) -> Iterator[Job]:
+    """Jacobian fwd vs rev over the n × m grid (n·m fixed), batched (vmap / vector mode) and as
+    loops of single products (every backend has those, autograd included). The main grid times
+    the loops only on a backend without batched Jacobians, so it is in the crossover too."""
+    backend = get_backend(target.split(":")[0])
+    batched = all(backend.unsupported_reason(get_operator(op)) is None for op in BATCHED_JACOBIANS)
+    strategies = ["batched"] + (["loop"] if grid != "main" or not batched else [])
+    for dtype in (DTYPES if grid == "wide" else ("float64",)):
+        for case in crossover_cases(grid):
+            for strategy in strategies:
+                yield crossover_job(target, dtype, case, strategy)
+
+
+def noise_floor_jobs(grid: str, target: str) -> Iterator[Job]:
+    """The A/A control: one operator prepared once, timed as two arms; its true ratio is 1."""
+    case, op = NOISE_FLOOR_CASE, NOISE_FLOOR_OPERATOR
+    yield Job("timing", target, "float64", (_arm(op, case, "A"), _arm(op, case, "A'")),
+              (FigureSpec(NOISE_FLOOR, (target, "float64", case, op), "ratio", ("A", "A'"),
+                          parts=(("A", "A"), ("A'", "A'"))),))
+
+
+def compile_cases(grid: str) -> list[str]:
+    if grid == "main":
+        name, n = COMPILE_CASE
+        return [case_id(get_problem(name), n)]
+    return [middle_case(p) for p in all_problems()]
+
+
+def prepare_jobs(grid: str, target: str) -> Iterator[Job]:
+    """Preparation (convert, trace, compile, warm up) of vjp and jvp, one per process, no compile
+    cache; wide adds the batched Jacobians."""
+    ops = PRODUCT_OPERATORS + (BATCHED_JACOBIANS if grid == "wide" else ())
+    for case in compile_cases(grid):
+        for op in ops:
+            yield Job("prepare", target, "float64", (_arm(op, case),),
+                      (FigureSpec(PREPARE, (target, "float64", case, op), "prepare", (op,)),))
+
+
+def first_call_jobs(grid: str, target: str) -> Iterator[Job]:
+    """A user's first call: import, prepare and run once, in a fresh interpreter."""
+    for case in compile_cases(grid)[:1] if grid != "wide" else compile_cases(grid):
+        op = "vjp"
+        yield Job("first-call", target, FIRST_CALL_DTYPE, (_arm(op, case),),
+                  (FigureSpec(FIRST_CALL, (target, case, op), "first-call", (op,)),))
+
+
+def tape_cases(grid: str) -> list[str]:
+    """Over depth (problems with a depth option, at their middle size) and over n (every sweep)."""
+    from adcompare.errors import UserError
+
+    cases = []
+    for problem in all_problems():
+        option = problem.depth_option
+        if option:
+            inst = instance_of(middle_case(problem))
+            free_n = problem.input_size(**inst.options) is None
+            for d in DEPTHS[grid]:
+                try:
+                    cases.append(case_id(problem, inst.n if free_n else None, **{**inst.options, option: d}))
+                except UserError:      # a depth the problem does not allow (e.g. a 1-step sequence)
+                    pass
+        cases += sweep_cases(problem)
+    return list(dict.fromkeys(cases))
+
+
+def count_jobs(grid: str, target: str) -> Iterator[Job]:
+    """Tape bytes of one VJP (every target), peak device memory of vjp and jvp (GPU targets):
+    counted, not timed, so one job per target holds them all and runs once."""
+    for dtype in (DTYPES if grid == "wide" else ("float64",)):
+        cases = tape_cases(grid)
+        arms = [_arm("vjp", c, f"tape@{c}") for c in cases]
+        figures = [FigureSpec(TAPE, (target, dtype, c), "bytes", (f"tape@{c}",)) for c in cases]
+        if not target.endswith(":cpu"):
+            for problem in all_problems():
+                for c in sweep_cases(problem):
+                    for op in PRODUCT_OPERATORS:
+                        arms.append(_arm(op, c, f"peak@{c}/{op}"))
+                        figures.append(FigureSpec(PEAK, (target, dtype, c, op), "bytes", (f"peak@{c}/{op}",)))
+        yield Job("count", target, dtype, tuple(arms), tuple(figures))
+
+
+FAMILY_JOBS = (profile_jobs, crossover_jobs, noise_floor_jobs, prepare_jobs, first_call_jobs, count_jobs)
+
+
+# --- the grid, reduced to what can run here -----------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A figure of the grid that cannot run on this machine, and why (shown as n/a)."""
+
+    figure: FigureSpec
+    reason: str
+
+
+@functools.lru_cache(maxsize=None)
+def target_reason(target: str) -> str | None:
+    """Why a target cannot run at all here (framework missing, no such device), or None."""
     from adcompare.measure import split_target
 
     backend_name, device = split_target(target)
-    return get_backend(backend_name).why_not(get_operator(operator), instance_of(case), device, dtype)
+    backend = get_backend(backend_name)
+    if device not in backend.devices:
+        return f"{backend.name} runs on {', '.join(backend.devices)}, not {device!r}"
+    return backend.missing_reason() or backend.device_missing_reason(device)
 
 
-def asv_name(family: Family, combo: tuple) -> str:
-    """The name asv matches `-b` against: 'family(param, param, ...)' with repr'd params."""
-    return f"{family.name}({', '.join(repr(v) for v in combo)})"
+def _arm_reason(job: Job, arm: ArmSpec, grid: str) -> str | None:
+    target = target_reason(job.target)
+    if target:
+        return target
+    if arm.case is None:
+        return None
+    if not affordable(job.target, arm.case, grid):
+        return (f"{job.target} compiles {arm.case} only up to depth {MAX_COMPILED_DEPTH[grid]} in the "
+                f"{grid} grid (compile time grows faster than the depth)")
+    if job.kind == "count":
+        return None     # the counter decides per arm (tape bytes need no operator support)
+    return why_not(job.target, job.dtype, arm.case, arm.operator)
+
+
+def _runnable(job: Job, grid: str) -> tuple[Job | None, list[Skipped]]:
+    """The job without the arms that cannot run here (and the figures that read them), and the
+    figures dropped with their reasons. A figure needs every arm it reads."""
+    reasons = {a.name: _arm_reason(job, a, grid) for a in job.arms}
+    arms = tuple(a for a in job.arms if reasons[a.name] is None)
+    names = {a.name for a in arms}
+    figures = tuple(f for f in job.figures if set(f.arms) <= names)
+    skipped = [Skipped(f, next(reasons[a] for a in f.arms if reasons[a])) for f in job.figures
+               if not set(f.arms) <= names]
+    if not figures:
+        return None, skipped
+    used = {n for f in figures for n in (*f.arms, *(arm for _, arm in f.parts)) if n in names}
+    return dataclasses.replace(job, arms=tuple(a for a in arms if a.name in used), figures=figures), skipped
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A grid on this machine: the jobs to run, and the figures that cannot run here."""
+
+    jobs: list[Job]
+    skipped: list[Skipped]
+
+    @property
+    def figures(self) -> list[FigureSpec]:
+        return [f for job in self.jobs for f in job.figures]
+
+
+def _family_jobs(grid: str, targets_: Iterable[str]) -> Iterator[Job]:
+    for target in targets_:
+        for family in FAMILY_JOBS:
+            yield from family(grid, target)
+
+
+def plan(grid: str, targets_: Iterable[str] | None = None) -> Plan:
+    """Every job of the grid on the given targets (default: all), reduced to what can run here.
+    A figure is measured by the first job that has it (each figure has exactly one value)."""
+    grid = check_grid(grid)
+    seen: set = set()
+    out, skipped = [], []
+    for job in _family_jobs(grid, targets() if targets_ is None else targets_):
+        job = dataclasses.replace(job, figures=tuple(f for f in job.figures if f.key not in seen))
+        runnable, dropped = _runnable(job, grid)
+        skipped += [s for s in dropped if s.figure.key not in seen]
+        seen |= {f.key for f in job.figures}
+        if runnable is not None:
+            out.append(runnable)
+    return Plan(list({j.id: j for j in out}.values()), skipped)
+
+
+def all_figures(grid: str) -> list[FigureSpec]:
+    """Every figure of the grid on every target, runnable here or not (asv's parameter lists)."""
+    seen: dict = {}
+    for job in _family_jobs(check_grid(grid), targets()):
+        for f in job.figures:
+            seen.setdefault(f.key, f)
+    return list(seen.values())
+
+
+def figure_job(benchmark: str, params: tuple, grid: str) -> Job | None:
+    """The smallest job that measures one figure here (plain asv runs one figure per process),
+    or None if it cannot run here."""
+    for job in _family_jobs(check_grid(grid), [params[0]]):
+        for f in job.figures:
+            if f.key == (benchmark, params):
+                used = {*f.arms, *(arm for _, arm in f.parts)}
+                single = dataclasses.replace(job, arms=tuple(a for a in job.arms if a.name in used), figures=(f,))
+                return _runnable(single, grid)[0]
+    return None
+
+
+def asv_params(benchmark: str, grid: str) -> list[list]:
+    """asv `params` of one benchmark: the distinct values of each parameter over its figures."""
+    figures = [f for f in all_figures(grid) if f.benchmark == benchmark]
+    names = BENCHMARKS[benchmark].param_names
+    if not figures:   # asv needs one value per parameter; the lone combination is n/a
+        return [["none:cpu"]] + [["-"] for _ in names[1:]]
+    return [list(dict.fromkeys(f.params[i] for f in figures)) for i in range(len(names))]

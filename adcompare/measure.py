@@ -1,4 +1,4 @@
-"""Timing, blocking, memory and thread helpers shared by the asv benchmarks and the CLI.
+"""Preparing, counting and thread helpers shared by the measurement processes and the CLI.
 
 One policy for every measurement: one compute thread, pinned to one CPU core, so that backends
 are compared on equal terms and a 2-core machine does not oversubscribe.
@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-import statistics
 import sys
-import time
 from typing import Any
 
 from adcompare.backends import Prepared, Unavailable, get_backend
@@ -34,7 +32,6 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
-QUICK_ENV = "ADCOMPARE_QUICK"   # set by `adcompare run --quick`: in-process timings take fewer samples
 COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's persistent compilation cache
 
 # Largest arrays an operator may need before a combination counts as "too large for this
@@ -219,54 +216,6 @@ def prepared(target: str, dtype: str, case: str, operator: str) -> Prepared:
     if reason:
         raise Unavailable(reason)
     return get_backend(backend_name).prepare(op, inst, device=device, dtype=dtype)
-
-
-# --- timing -------------------------------------------------------------------------------------
-def call_seconds(p: Prepared, number: int = 1) -> float:
-    """Seconds per call of `block(run())`, averaged over `number` back-to-back calls."""
-    run, block = p.run, p.block
-    start = time.perf_counter()
-    for _ in range(number):
-        block(run())
-    return (time.perf_counter() - start) / number
-
-
-def calibrate(p: Prepared, sample_seconds: float = 2e-3) -> int:
-    """Calls per sample so that one sample lasts about `sample_seconds` (timer noise ≪ sample)."""
-    once = call_seconds(p)
-    return max(1, min(10_000, int(sample_seconds / max(once, 1e-9))))
-
-
-def median_time(p: Prepared, repeat: int = 15, sample_seconds: float = 2e-3) -> float:
-    """Median seconds per call of the prepared operator over `repeat` calibrated samples."""
-    number = calibrate(p, sample_seconds)
-    return statistics.median(call_seconds(p, number) for _ in range(repeat))
-
-
-def ratio_divisor(operator: Operator, inst: Instance) -> int:
-    """Primal evaluations an operator is held against: min(n, m) for a Jacobian, else 1."""
-    return min(inst.n, inst.m) if operator.kind == "jacobian" else 1
-
-
-def cost_ratio(target: str, dtype: str, case: str, operator: str, repeat: int | None = None,
-               sample_seconds: float = 2e-3) -> float:
-    """time(operator) / (divisor · time(primal)), both timed in this process, interleaved.
-
-    vjp/primal and jvp/primal are the quantities of the cheap-gradient bound (≈ 3–4);
-    jacobian/(min(n, m)·primal) puts both Jacobian modes on that same scale. Samples of the
-    operator and the primal alternate so that drift affects both alike. `repeat` defaults to
-    15 pairs of samples, 3 under $ADCOMPARE_QUICK."""
-    if repeat is None:
-        repeat = 3 if os.environ.get(QUICK_ENV) else 15
-    op_p = prepared(target, dtype, case, operator)
-    primal_p = prepared(target, dtype, case, "primal")
-    n_op, n_primal = calibrate(op_p, sample_seconds), calibrate(primal_p, sample_seconds)
-    op_times, primal_times = [], []
-    for _ in range(repeat):
-        op_times.append(call_seconds(op_p, n_op))
-        primal_times.append(call_seconds(primal_p, n_primal))
-    divisor = ratio_divisor(op_p.operator, op_p.instance)
-    return statistics.median(op_times) / (divisor * statistics.median(primal_times))
 
 
 # --- memory -------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ round from favouring one arm.
 - **Warm first.** Each arm is called until two consecutive calibration blocks agree, so lazy
   initialisation, allocator growth and caches are out of the timed rounds.
 - **No garbage collector inside blocks.** Objects alive after preparation are frozen
-  (`gc.freeze`), so the untimed collection between rounds is cheap and a collection never
-  lands inside one arm's block only.
+  (`gc.freeze`, never undone: a measurement process ends after its job), so the untimed
+  collection between rounds is cheap and a collection never lands inside one arm's block only.
 - **Adaptive stopping.** Rounds go on until `enough(rounds)` says the figure is precise
-  enough, between `min_rounds` and `max_rounds`, or the time budget is spent.
+  enough, between `min_rounds` and `max_rounds`, or the time budget is spent; arms so slow that
+  `min_rounds` would take over four budgets stop at FLOOR_ROUNDS.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 DEFAULT_BLOCK_SECONDS = 5e-3
 MAX_CALLS_PER_BLOCK = 1_000_000
+FLOOR_ROUNDS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +76,7 @@ def time_block(call: Callable[[], Any], calls: int) -> float:
             gc.enable()
 
 
-def calibrate(call: Callable[[], Any], block_seconds: float, max_blocks: int = 8) -> tuple[int, list[float]]:
+def calibrate(call: Callable[[], Any], block_seconds: float, max_blocks: int = 4) -> tuple[int, list[float]]:
     """(calls per block lasting ≥ block_seconds, seconds per call of the calibration blocks).
 
     The call count grows until a block is long enough, then blocks repeat until two in a row
@@ -107,20 +109,19 @@ def interleaved_rounds(arms: Sequence[Arm], *, block_seconds: float = DEFAULT_BL
     calls, warm = {}, {}
     for arm in arms:
         calls[arm.name], warm[arm.name] = calibrate(arm.call, arm.block_seconds or block_seconds)
-    gc.collect()
-    gc.freeze()   # what exists now is never garbage: later collections skip it
+    gc.freeze()   # what exists now is kept alive anyway: later collections skip it
     result = Rounds({a.name: [] for a in arms}, calls, [], warm)
-    deadline = time.perf_counter() + budget_seconds
+    begin = time.perf_counter()
     order = list(arms)
-    try:
-        while result.count < max_rounds:
-            if result.count >= min_rounds and (time.perf_counter() > deadline or (enough and enough(result))):
-                break
-            rng.shuffle(order)
-            result.started.append(time.perf_counter())
-            for arm in order:
-                result.seconds[arm.name].append(time_block(arm.call, calls[arm.name]) / calls[arm.name])
-            gc.collect()
-    finally:
-        gc.unfreeze()
+    while result.count < max_rounds:
+        spent = time.perf_counter() - begin
+        if result.count >= min_rounds and (spent > budget_seconds or (enough and enough(result))):
+            break
+        if result.count >= FLOOR_ROUNDS and spent > 4 * budget_seconds:
+            break
+        rng.shuffle(order)
+        result.started.append(time.perf_counter())
+        for arm in order:
+            result.seconds[arm.name].append(time_block(arm.call, calls[arm.name]) / calls[arm.name])
+        gc.collect()
     return result

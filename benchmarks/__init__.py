@@ -1,9 +1,9 @@
-"""The adcompare asv suite. Thin classes over `adcompare.grid` (what to run) and
-`adcompare.measure` (how to measure); see `adcompare run --help`.
+"""The adcompare asv suite: thin classes over `adcompare.grid` (which figures) and
+`adcompare.worker` / `adcompare.figures` (how they are measured); see `adcompare run --help`.
 
 Importing the suite fixes thread counts (one thread, one core) before any framework loads. In
-asv's forkserver (`adcompare run` uses it) the server also imports the frameworks once, so each
-forked benchmark process starts with them loaded; spawned processes import them lazily.
+asv's forkserver the server also imports the frameworks once, so each forked benchmark process
+starts with them loaded; spawned processes import them lazily.
 """
 
 import sys

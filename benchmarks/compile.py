@@ -1,37 +1,17 @@
-"""Preparation / compile time and first-call latency, kept apart from steady-state time."""
+"""Preparation (compile) time and a fresh interpreter's first call, apart from steady state."""
 
-from adcompare import grid, measure
-
-from .common import Family
+from .common import Figure
 
 
-class Prepare(Family, family="compile.Prepare.track_prepare_seconds"):
-    """Seconds `Backend.prepare` takes in a fresh benchmark process: convert, trace, JIT-compile
-    and one warm-up run. Under `adcompare run` (forkserver) the frameworks and their lazily
-    loaded AD modules are already imported; FirstCall measures everything from cold."""
+class Prepare(Figure, benchmark="compile.Prepare.track_prepare_seconds"):
+    """Seconds to convert, trace, compile and warm up one operator, in a fresh process."""
 
-    version = "1"
-    unit = "seconds"
-
-    def setup(self, target, dtype, case, operator):
-        self.check(target, dtype, case, operator)
-        self.value = measure.prepared(target, dtype, case, operator).prepare_seconds
-
-    def track_prepare_seconds(self, target, dtype, case, operator):
-        return self.value
+    def track_prepare_seconds(self, *params):
+        return self.measure()
 
 
-class FirstCall(Family, family="compile.FirstCall.timeraw_first_call"):
-    """A user's first call from a fresh interpreter: import, prepare, run once (float64)."""
+class FirstCall(Figure, benchmark="compile.FirstCall.track_first_call_seconds"):
+    """A user's first call: import, prepare and run once, in a fresh interpreter."""
 
-    version = "1"
-    repeat = (1, 3, 20.0)
-
-    def setup(self, target, case, operator):
-        self.check(target, case, operator)
-        reason = grid.unavailable_reason(self.family, (target, case, operator))
-        if reason:
-            raise NotImplementedError(reason)
-
-    def timeraw_first_call(self, target, case, operator):
-        return measure.first_call_code(target, grid.FIRST_CALL_DTYPE, case, operator)
+    def track_first_call_seconds(self, *params):
+        return self.measure()

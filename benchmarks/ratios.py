@@ -1,22 +1,25 @@
-"""Cost ratios measured in one process: unitless, robust to machine drift."""
+"""Ratios timed in one process: cost ratios, workloads' derivative/objective, the A/A control."""
 
-from adcompare import measure
-
-from .common import Family
+from .common import Figure
 
 
-class CostRatios(Family, family="ratios.CostRatios.track_cost_ratio"):
-    """vjp/primal, jvp/primal and jacobian/(min(n, m)·primal), held against the cheap-gradient
-    bound (≈ 3–4). Operator and primal samples alternate within the one process."""
+class CostRatios(Figure, benchmark="ratios.CostRatios.track_cost_ratio"):
+    """t_op / (divisor · t_primal): vjp/primal and jvp/primal against the cheap-gradient bound,
+    Jacobians against min(n, m) primal evaluations."""
 
-    version = "1"
-    unit = "ratio"
+    def track_cost_ratio(self, *params):
+        return self.measure()
 
-    def setup(self, target, dtype, case, operator):
-        self.check(target, dtype, case, operator)
-        measure.use_compile_cache()
-        measure.prepared(target, dtype, case, operator)   # n/a here, before any timing
-        measure.prepared(target, dtype, case, "primal")
 
-    def track_cost_ratio(self, target, dtype, case, operator):
-        return measure.cost_ratio(target, dtype, case, operator)
+class Workloads(Figure, benchmark="ratios.Workloads.track_derivative_ratio"):
+    """A workload's derivative time / objective time (the ADBench / GradBench figure)."""
+
+    def track_derivative_ratio(self, *params):
+        return self.measure()
+
+
+class NoiseFloor(Figure, benchmark="ratios.NoiseFloor.track_aa_ratio"):
+    """The A/A control: one operator on both sides of a ratio; its true value is 1."""
+
+    def track_aa_ratio(self, *params):
+        return self.measure()

@@ -25,8 +25,9 @@ IDS = [inst.label() for inst in INSTANCES]
 
 
 def engine_function(inst, dtype=np.float64):
-    """x ↦ f(x) on the engine's namespace, with the constants in `dtype`."""
-    consts = {k: v.astype(dtype) if isinstance(v, np.ndarray) else v for k, v in inst.constants.items()}
+    """x ↦ f(x) on the engine's namespace, with the real constants in `dtype` (indices keep theirs)."""
+    consts = {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+              for k, v in inst.constants.items()}
     return lambda x: inst.f(engine.xp, x, consts)
 
 

@@ -35,7 +35,8 @@ _NO_VMAP = "autograd has no vmap or vector mode; use the loop strategy"
 def array_namespace():
     """autograd.numpy, with the array-API functions autograd has no derivative rule for spelled
     through ones it has: `take(x, indices, axis)` as integer-array indexing (autograd's getitem
-    rule adds the cotangent back at the indices, so repeated indices are summed)."""
+    rule adds the cotangent back at the indices, so repeated indices are summed), and `concat`
+    as `concatenate` (numpy 2's `concat` alias is not wrapped: it would build an object array)."""
     import autograd.numpy as anp
 
     def take(x, indices, axis=None):
@@ -44,7 +45,7 @@ def array_namespace():
         axis = axis % anp.ndim(x)
         return x[(slice(None),) * axis + (indices,)]
 
-    return types.SimpleNamespace(**{**vars(anp), "take": take})
+    return types.SimpleNamespace(**{**vars(anp), "take": take, "concat": anp.concatenate})
 
 
 @register_backend

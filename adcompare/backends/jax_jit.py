@@ -25,6 +25,7 @@ class JaxJitBackend(JaxBackend):
     name = "jax-jit"
     summary = "JAX transforms under jax.jit, compiled in prepare"
     order = 21
+    compiles = True
 
     def transforms(self) -> Transforms:
         jax = _jax()

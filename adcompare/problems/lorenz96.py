@@ -20,6 +20,7 @@ class Lorenz96(Problem):
     sweep_sizes = (8, 128, 4_096)
     test_size = 6
     options = {"steps": 10}
+    depth_option = "steps"
     forcing = 8.0
     dt = 0.01
 

@@ -37,6 +37,12 @@ class Problem:
     # Central-difference step and relative tolerance for the finite-difference oracle (float64).
     fd_step: ClassVar[float] = 1e-6
     fd_rtol: ClassVar[float] = 1e-6
+    # The option that sets the depth of the computation (time steps, sequence length): reverse
+    # mode's recording grows with it, and compilers unroll it (benchmarks sweep and cap it).
+    depth_option: ClassVar[str | None] = None
+    # For the field's reference workloads (ADBench, GradBench): the derivative operators their
+    # suites time, e.g. ("vjp",) for a gradient or ("jacobian-fwd", "jacobian-rev") for a Jacobian.
+    field_derivatives: ClassVar[tuple[str, ...]] = ()
 
     # --- to implement -------------------------------------------------------------------------
     def f(self, xp, x, c: Mapping[str, Any]):
@@ -54,8 +60,9 @@ class Problem:
         """A default input x0(n): deterministic, away from any kink or singularity."""
         return np.linspace(0.5, 1.5, n)
 
-    def jacobian(self, x: np.ndarray, c: Mapping[str, np.ndarray], **opts: int) -> np.ndarray | None:
-        """Closed-form Jacobian (m, n) in numpy, or None where there is none."""
+    def jacobian(self, x: np.ndarray, c: Mapping[str, np.ndarray], /, **opts: int) -> np.ndarray | None:
+        """Closed-form Jacobian (m, n) in numpy, or None where there is none. x and c are
+        positional-only, so an option may be named c (ba's cameras, lstm's sequence length)."""
         return None
 
     def check_size(self, n: int, **opts: int) -> None:

@@ -1,0 +1,167 @@
+"""The grids: every figure a valid combination, measured by exactly one job, with both sides of
+every ratio in the same job; what the report needs is in the main grid; the registries drive it."""
+
+import numpy as np
+import pytest
+
+from adcompare import backends, grid
+from adcompare.backends import DTYPES, Backend, Built
+from adcompare.cases import format_case, parse_case
+from adcompare.operators import OPERATORS
+from adcompare.problems import Problem, registry
+
+
+class _Cube(Problem):
+    """f(x) = x³ elementwise — a problem that exists only inside one test."""
+
+    name = "cube-test"
+    summary = "x³"
+    sweep_sizes = (5, 50)
+    test_size = 5
+
+    def f(self, xp, x, c):
+        return x ** 3
+
+    def output_size(self, n, **opts):
+        return n
+
+
+class _Fake(Backend):
+    name = "fake-test"
+    summary = "a backend that exists only inside one test"
+    devices = ("cpu", "tpu")
+
+    def device_missing_reason(self, device):
+        return "no TPU here" if device == "tpu" else None
+
+    def build(self, operator, inst, x, direction, device, dtype):
+        return Built(lambda: np.zeros(inst.m), lambda r: r, np.asarray)
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return {g: grid.plan(g) for g in grid.GRIDS}
+
+
+def figures_of(plan, benchmark):
+    return [f for f in plan.figures if f.benchmark == benchmark]
+
+
+@pytest.mark.parametrize("grid_name", grid.GRIDS)
+def test_every_figure_is_a_valid_combination_measured_once(plans, grid_name):
+    plan = plans[grid_name]
+    keys = [f.key for f in plan.figures]
+    assert len(keys) == len(set(keys))                      # each figure has one value
+    targets = grid.targets()
+    for job in plan.jobs:
+        names = [a.name for a in job.arms]
+        assert len(names) == len(set(names)), job
+        for f in job.figures:
+            kw = f.param_dict()
+            assert kw["target"] == job.target in targets
+            assert kw.get("dtype", job.dtype) in DTYPES
+            problem, n, opts = parse_case(kw["case"])
+            assert format_case(problem, n, **opts) == kw["case"]   # canonical spelling
+            assert dict(grid.instance_of(kw["case"]).options) == opts
+            assert set(f.arms) <= set(names)                 # both sides of a ratio in one job
+            assert {arm for _, arm in f.parts} <= set(names)
+            for arm in job.arms:
+                if arm.operator:
+                    assert arm.operator in OPERATORS
+
+
+def test_jobs_hold_no_arm_that_no_figure_reads(plans):
+    for job in plans["main"].jobs:
+        used = {n for f in job.figures for n in (*f.arms, *(a for _, a in f.parts))}
+        assert {a.name for a in job.arms} == used, job
+
+
+def test_main_grid_fills_every_section_for_every_cpu_target(plans):
+    plan = plans["main"]
+    cpu = [t for t in grid.targets() if t.endswith(":cpu") and grid.target_reason(t) is None]
+    assert cpu
+    for benchmark in (grid.SECONDS, grid.CROSSOVER, grid.COST_RATIO, grid.NOISE_FLOOR, grid.TAPE,
+                      grid.PREPARE, grid.FIRST_CALL):
+        covered = {f.params[0] for f in figures_of(plan, benchmark)}
+        assert set(cpu) <= covered, (benchmark, set(cpu) - covered)
+    cross = figures_of(plan, grid.CROSSOVER)
+    aspects = sorted({grid.instance_of(f.params[2]).n / grid.instance_of(f.params[2]).m for f in cross
+                      if f.params[2].startswith("affine:")})
+    assert aspects[0] == pytest.approx(1 / 64) and aspects[-1] == pytest.approx(64) and 1.0 in aspects
+    # autograd has no batched Jacobians; its loops put it in the crossover
+    assert any(f.params[0] == "autograd:cpu" and f.params[3] == "loop" for f in cross) or \
+        grid.target_reason("autograd:cpu") is not None
+    depths = {grid.depth(f.params[2]) for f in figures_of(plan, grid.TAPE) if f.params[2].startswith("lorenz96:128")}
+    assert depths == set(grid.DEPTHS["main"])
+    ratios = {parse_case(f.params[2])[0] for f in figures_of(plan, grid.COST_RATIO)}
+    assert ratios == {p.name for p in registry.all_problems()}      # every problem has its ratios
+
+
+def test_scaling_lines_of_the_main_grid_have_two_sizes(plans):
+    seconds = figures_of(plans["main"], grid.SECONDS)
+    for name in grid.MAIN_SCALING:
+        sizes = {grid.instance_of(f.params[2]).n for f in seconds if f.params[0] == "numpy:cpu"
+                 and f.params[3] == "vjp" and f.params[2].startswith(name + ":")}
+        assert len(sizes) == 2, name
+
+
+def test_grids_grow(plans):
+    keys = {g: {f.key for f in plans[g].figures} for g in grid.GRIDS}
+    assert len(keys["main"]) < len(keys["full"]) < len(keys["wide"])
+    # every figure of main is in full: the same figure, more of its neighbours
+    assert len(keys["main"] - keys["full"]) <= len(keys["main"]) // 10
+
+
+def test_what_cannot_run_here_is_skipped_with_a_reason(plans):
+    for s in plans["main"].skipped:
+        assert s.reason and isinstance(s.reason, str)
+    if grid.target_reason("torch:cuda"):
+        assert all(not f.params[0].endswith((":cuda", ":gpu")) for f in plans["main"].figures)
+        assert any(s.figure.params[0] == "torch:cuda" for s in plans["main"].skipped)
+
+
+def test_compiling_targets_stay_shallow(plans):
+    assert grid.compiles("jax-jit:cpu") and not grid.compiles("jax:cpu")
+    for g in ("main", "full"):
+        deep = [f for f in plans[g].figures if f.params[0] == "jax-jit:cpu" and "case" in f.param_dict()
+                and (grid.depth(f.param_dict()["case"]) or 0) > grid.MAX_COMPILED_DEPTH[g]]
+        assert not deep
+    assert any(f.key == (grid.TAPE, ("jax:cpu", "float64", "lorenz96:128:steps=160")) for f in plans["main"].figures)
+
+
+def test_a_new_problem_adds_figures(monkeypatch):
+    before = {f.key for f in grid.plan("full", ["numpy:cpu"]).figures}
+    monkeypatch.setitem(registry._REGISTRY, _Cube.name, _Cube())
+    after = {f.key for f in grid.plan("full", ["numpy:cpu"]).figures}
+    added = after - before
+    assert (grid.SECONDS, ("numpy:cpu", "float64", "cube-test:50", "vjp")) in added
+    assert (grid.COST_RATIO, ("numpy:cpu", "float64", "cube-test:5", "jvp")) in added
+    assert (grid.TAPE, ("numpy:cpu", "float64", "cube-test:5")) in added
+    assert not any(f[1][3].startswith("hvp") for f in added if len(f[1]) == 4)   # m = n: no HVPs
+
+
+def test_a_new_backend_adds_targets(monkeypatch):
+    monkeypatch.setitem(backends._BACKENDS, _Fake.name, _Fake())
+    assert {"fake-test:cpu", "fake-test:tpu"} <= set(grid.targets())
+    plan = grid.plan("main", ["fake-test:cpu", "fake-test:tpu"])
+    assert (grid.SECONDS, ("fake-test:cpu", "float64", "square:100000", "vjp")) in {f.key for f in plan.figures}
+    assert all(f.params[0] == "fake-test:cpu" for f in plan.figures)          # no tpu here
+    assert {s.figure.params[0] for s in plan.skipped} >= {"fake-test:tpu"}
+    params = grid.asv_params(grid.SECONDS, "main")
+    assert "fake-test:tpu" in params[0]      # asv's parameter lists name every target
+
+
+def test_figure_job_is_the_smallest_job_for_one_figure():
+    job = grid.figure_job(grid.COST_RATIO, ("numpy:cpu", "float64", "square:100000", "vjp"), "main")
+    assert sorted(a.name for a in job.arms) == ["primal", "vjp"]
+    assert [f.key for f in job.figures] == [(grid.COST_RATIO, ("numpy:cpu", "float64", "square:100000", "vjp"))]
+    assert grid.figure_job(grid.COST_RATIO, ("numpy:cpu", "float64", "square:7", "vjp"), "main") is None
+
+
+def test_asv_params_cover_every_figure():
+    for name in grid.BENCHMARKS:
+        params = grid.asv_params(name, "main")
+        assert len(params) == len(grid.BENCHMARKS[name].param_names)
+        for f in grid.all_figures("main"):
+            if f.benchmark == name:
+                assert all(v in p for v, p in zip(f.params, params))
