@@ -86,6 +86,11 @@ def test_check_passes_on_one_problem():
     (["vjp", "affine", "--opt", "q=3"], "unknown option 'q'"),
     (["vjp", "poly3", "--n", "x"], "invalid int value"),
     (["check", "--backend", "nope"], "choose from: numpy"),
+    (["check", "--n", "0"], "--n must be at least 1, got 0"),
+    (["vjp", "affine", "--n", "100000000000"], "needs about 7.45e+13 GiB for its arrays; this machine has"),
+    (["vjp", "affine", "--n", "10", "--opt", "m=1000000000000"], "n = 10, m = 1000000000000 needs about"),
+    (["jacobian", "affine", "--n", "1000000", "--mode", "fwd"], "n = 1000000, m = 1000000 needs about"),
+    (["vjp", "square", "--x", "1,2", "--n", "2"], "not allowed with argument"),
 ])
 def test_user_mistakes_exit_2_with_one_line(args, allowed):
     done = adcompare(*args)
@@ -102,3 +107,22 @@ def test_a_jacobian_too_large_for_the_machine_is_a_one_line_error():
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "needs 2000000000000 array elements" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_json_stays_json_when_the_result_overflows():
+    """float32 overflows past 3.4e38: JSON has no Infinity, so the entry is null and a field says why."""
+    done = adcompare("jvp", "square", "--x=1e30,2", "--dtype", "float32", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert out["result"] == [None, 4.0]
+    assert out["non_finite"]["count"] == 1 and "infinite" in out["non_finite"]["why"]
+    assert "Warning" not in done.stderr
+    plain = adcompare("jvp", "square", "--x=1e30,2", "--dtype", "float32")
+    assert plain.stdout.split() == ["inf", "4.0"] and "1 entries are not finite" in plain.stderr
+
+
+def test_bare_command_shows_usage_and_version_is_known():
+    done = adcompare()
+    assert done.returncode == 2 and done.stderr.startswith("usage: adcompare") and "run" in done.stderr
+    version = adcompare("--version")
+    assert version.returncode == 0 and version.stdout.startswith("adcompare ")

@@ -7,6 +7,8 @@ Without --x the problem's default x0(n) is used; without --v / --t a vector of o
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 
 import numpy as np
 
@@ -79,6 +81,13 @@ def operator_name(args) -> str:
     return args.command
 
 
+def _nulls(values):
+    """Nested lists with every NaN replaced by None (JSON null)."""
+    if isinstance(values, list):
+        return [_nulls(v) for v in values]
+    return None if isinstance(values, float) and values != values else values
+
+
 def format_numbers(result: np.ndarray) -> str:
     """One line for a vector, one line per row for a matrix; numbers as numpy prints scalars."""
     rows = result if result.ndim == 2 else [result]
@@ -91,19 +100,32 @@ def main(args) -> int:
     flag = DIRECTION.get(args.command)
     text = getattr(args, flag) if flag else None
     direction = None if text is None else parse_numbers(text, flag)
-    try:
-        prepared = api.prepare(operator, args.problem, x, direction, n=args.n, backend=args.backend,
-                               device=args.device, dtype=args.dtype, **parse_options(args.opt))
-    except Unavailable as err:
-        raise UserError(f"cannot run {operator} here: {err}") from None
-    result = np.asarray(prepared())
+    # Overflow is reported once, below, as what it did to the result, not as numpy's warnings.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            prepared = api.prepare(operator, args.problem, x, direction, n=args.n, backend=args.backend,
+                                   device=args.device, dtype=args.dtype, **parse_options(args.opt))
+        except Unavailable as err:
+            raise UserError(f"cannot run {operator} here: {err}") from None
+        result = np.asarray(prepared())
     if args.json:
         inst = prepared.instance
-        print(json.dumps({
+        finite = np.isfinite(result)
+        out = {
             "problem": inst.name, "n": inst.n, "m": inst.m, "options": dict(inst.options),
             "operator": operator, "backend": args.backend, "device": args.device, "dtype": args.dtype,
-            "result": result.tolist(),
-        }))
+            "result": np.where(finite, result, np.nan).astype(object).tolist(),
+        }
+        if not finite.all():   # JSON has no inf or nan: those entries are null, and this says why
+            out["result"] = _nulls(out["result"])
+            out["non_finite"] = {"count": int((~finite).sum()),
+                                 "why": f"{int(np.isinf(result).sum())} infinite and {int(np.isnan(result).sum())} "
+                                        f"NaN entries (overflow or an invalid operation in {args.dtype})"}
+        print(json.dumps(out, allow_nan=False))
     else:
         print(format_numbers(result))
+        if not np.isfinite(result).all():
+            print(f"adcompare: note: {int((~np.isfinite(result)).sum())} entries are not finite (overflow or an "
+                  f"invalid operation in {args.dtype})", file=sys.stderr)
     return 0
