@@ -110,14 +110,14 @@ def test_a_jacobian_too_large_for_the_machine_is_a_one_line_error():
 
 
 def test_json_stays_json_when_the_result_overflows():
-    """float32 overflows past 3.4e38: JSON has no Infinity, so the entry is null and a field says why."""
-    done = adcompare("jvp", "square", "--x=1e30,2", "--dtype", "float32", "--json")
+    """float32 overflows past 3.4e38 (2·3e38 here): JSON has no Infinity, so the entry is null and a field says why."""
+    done = adcompare("jvp", "square", "--x=3e38,2", "--dtype", "float32", "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert out["result"] == [None, 4.0]
     assert out["non_finite"]["count"] == 1 and "infinite" in out["non_finite"]["why"]
     assert "Warning" not in done.stderr
-    plain = adcompare("jvp", "square", "--x=1e30,2", "--dtype", "float32")
+    plain = adcompare("jvp", "square", "--x=3e38,2", "--dtype", "float32")
     assert plain.stdout.split() == ["inf", "4.0"] and "1 entries are not finite" in plain.stderr
 
 
