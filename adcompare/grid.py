@@ -270,18 +270,27 @@ def case_job(target: str, dtype: str, case: str, operators: Iterable[str], *, re
     return Job("timing", target, dtype, tuple(arms), tuple(figures))
 
 
-# The main grid times every problem at its largest size (cost ratios where dispatch no longer
-# dominates) and these also at their smallest, so their scaling lines have a slope: one
-# elementwise map (overhead to bandwidth), one gradient, one deep recurrence.
-MAIN_SCALING = ("square", "rosenbrock", "lorenz96")
+# The main grid (≤ 10 min on 2 cores): two scaling lines (each problem's smallest and largest
+# size), one more problem at its largest size, and every workload at its main size (a scalar
+# workload also at its smallest, where its forward-mode gradient fits); full: every sweep.
+MAIN_SCALING = ("square", "lorenz96")
+MAIN_LARGEST = ("rosenbrock",)
+
+
+def main_case(problem: Problem) -> str:
+    return case_id(problem, **problem.main_instance())
 
 
 def profile_cases(grid: str, problem: Problem) -> list[str]:
-    """main: the largest size (and the smallest, for MAIN_SCALING); full and wide: the sweep."""
     cases = sweep_cases(problem)
     if grid != "main":
         return cases
-    return list(dict.fromkeys([cases[0], cases[-1]])) if problem.name in MAIN_SCALING else cases[-1:]
+    if problem.field_derivatives:
+        scalar = instance_of(cases[0]).m == 1
+        return list(dict.fromkeys(([cases[0]] if scalar else []) + [main_case(problem)]))
+    if problem.name in MAIN_SCALING:
+        return list(dict.fromkeys([cases[0], cases[-1]]))
+    return cases[-1:] if problem.name in MAIN_LARGEST else []
 
 
 def profile_jobs(grid: str, target: str) -> Iterator[Job]:
@@ -296,6 +305,10 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
             for case in cases:
                 derivatives = [op for op in problem.field_derivatives
                                if not (op == "jacobian-fwd" and instance_of(case).m == 1 and case != cases[0])]
+                if grid == "main" and problem.field_derivatives and case != main_case(problem):
+                    # a scalar workload's smallest size is there for its forward-mode gradient only
+                    yield case_job(target, "float64", case, (), derivatives=derivatives)
+                    continue
                 if grid == "wide":
                     ops: tuple[str, ...] = tuple(OPERATORS)
                 elif grid == "full":

@@ -76,7 +76,7 @@ def time_block(call: Callable[[], Any], calls: int) -> float:
             gc.enable()
 
 
-def calibrate(call: Callable[[], Any], block_seconds: float, max_blocks: int = 4) -> tuple[int, list[float]]:
+def calibrate(call: Callable[[], Any], block_seconds: float, max_blocks: int = 3) -> tuple[int, list[float]]:
     """(calls per block lasting ≥ block_seconds, seconds per call of the calibration blocks).
 
     The call count grows until a block is long enough, then blocks repeat until two in a row

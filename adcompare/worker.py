@@ -33,13 +33,15 @@ from adcompare.rounds import Arm, interleaved_rounds
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """How long a timing job measures. The defaults come from the dimensioning experiment
-    (scripts/dimension.py, README "How it measures"): 10 ms blocks, about 24 rounds."""
+    """How long a timing job measures. From the dimensioning experiment (scripts/dimension.py,
+    README "How it measures"): 10 ms blocks spread half as much between processes as 2.5 ms
+    ones; the fastest-block estimate settles by ~16–24 rounds; the 10-minute budget of the main
+    command sets 16."""
 
     block_seconds: float = 0.010
-    min_rounds: int = 12
-    max_rounds: int = 20
-    rounds_seconds: float = 1.5      # a job stops adding rounds after this long (past min_rounds)
+    min_rounds: int = 10
+    max_rounds: int = 16
+    rounds_seconds: float = 1.2      # a job stops adding rounds after this long (past min_rounds)
     first_call_timeout: float = 300.0
 
 

@@ -19,15 +19,20 @@ from adcompare.operators import Operator
 from adcompare.problems import Instance
 
 DTYPES = ("float64", "float32")
-# A batched Jacobian holds its seed matrix (n×n forward, m×m reverse) and J (m×n) at once; past
-# this many elements (256 MiB in float64) it does not fit the machines adcompare is run on.
+# A batched Jacobian holds its directions (n forward, m reverse) through the function and J (m×n)
+# at once; past this many elements (256 MiB in float64) it does not fit the machines adcompare is
+# run on.
 MAX_JACOBIAN_ELEMENTS = 1 << 25
 
 
 def jacobian_elements(operator: Operator, inst: Instance) -> int:
-    """Array elements a Jacobian operator holds at once: seeds (batched only) plus J itself."""
-    seeds = operator.passes(inst.n, inst.m) * (inst.n if operator.mode == "fwd" else inst.m)
-    return (seeds if operator.strategy == "batched" else 0) + inst.n * inst.m
+    """Array elements a Jacobian operator holds at once: J itself, plus for a batched one its
+    directions carried through the function's largest intermediate (n tangents forward, m
+    cotangents reverse, each the size of `Problem.working_elements`)."""
+    directions = operator.passes(inst.n, inst.m)
+    working = max(inst.n if operator.mode == "fwd" else inst.m,
+                  inst.problem.working_elements(inst.n, **inst.options))
+    return (directions * working if operator.strategy == "batched" else 0) + inst.n * inst.m
 
 
 class Unavailable(NotImplementedError):

@@ -46,6 +46,9 @@ def add_arguments(name: str, parser) -> None:
         parser.add_argument("--strategy", default="batched", help=f"one of: {', '.join(JACOBIAN_STRATEGIES)}")
     if name == "hvp":
         parser.add_argument("--mode", default=HVP_MODES[0], help=f"one of: {', '.join(HVP_MODES)}")
+    parser.add_argument("--data", metavar="PATH",
+                        help="the instance from a data file in ADBench's format (gmm, ba, ht, lstm); "
+                             "x defaults to the file's parameters")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (torch) / gpu (jax)")
     parser.add_argument("--dtype", default="float64", help=f"one of: {', '.join(DTYPES)}")
     parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
@@ -105,7 +108,8 @@ def main(args) -> int:
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             prepared = api.prepare(operator, args.problem, x, direction, n=args.n, backend=args.backend,
-                                   device=args.device, dtype=args.dtype, **parse_options(args.opt))
+                                   device=args.device, dtype=args.dtype, data=args.data,
+                                   **parse_options(args.opt))
         except Unavailable as err:
             raise UserError(f"cannot run {operator} here: {err}") from None
         result = np.asarray(prepared())

@@ -1,6 +1,7 @@
 import numpy as np
 
 from adcompare.errors import UserError
+from adcompare.problems.integrate import rk4
 from adcompare.problems.registry import Problem, register
 
 
@@ -28,14 +29,7 @@ class Lorenz96(Problem):
         def rhs(u):
             return (xp.roll(u, -1) - xp.roll(u, 2)) * xp.roll(u, 1) - u + self.forcing
 
-        h = self.dt
-        for _ in range(c["steps"]):
-            k1 = rhs(x)
-            k2 = rhs(x + (h / 2) * k1)
-            k3 = rhs(x + (h / 2) * k2)
-            k4 = rhs(x + h * k3)
-            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-        return x
+        return rk4(rhs, x, self.dt, c["steps"])
 
     def output_size(self, n, **opts):
         return n

@@ -82,6 +82,17 @@ class Problem:
         `sweep_sizes` by default; a family sized by its options overrides this with options."""
         return [{"n": n} for n in self.sweep_sizes]
 
+    def main_instance(self) -> dict[str, int]:
+        """The instance the ≤ 10-minute main grid times (as `instance` keywords): by default the
+        middle of the sweep; a workload names the size the field's suites report."""
+        cases = self.sweep()
+        return cases[len(cases) // 2]
+
+    def working_elements(self, n: int, **opts: int) -> int:
+        """Elements of the largest array the function builds (one direction's worth): a batched
+        Jacobian carries this many per direction, so it bounds what vmap / vector mode hold."""
+        return max(n, self.output_size(n, **opts))
+
     def constant_elements(self, n: int, **opts: int) -> int:
         """Array elements of the instance's constants (their memory, before any is made); the
         default suits a family without large constants."""
