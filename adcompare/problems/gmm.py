@@ -77,6 +77,13 @@ class GMM(Problem):
     def sweep(self):
         return [{"d": d, "k": k, "N": GRADBENCH_N} for d, k in SWEEP_PAIRS]
 
+    def main_instance(self):
+        # ADBench's "similar size" to its Manual gradient/objective of 2.9–3.1 (the suite's goal).
+        return {"d": 10, "k": 25, "N": GRADBENCH_N}
+
+    def working_elements(self, n, d, k, N, **opts):
+        return k * N * d            # every point against every component: Q_k (x_i − μ_k)
+
     def constant_elements(self, n, d, k, N, **opts):
         return N * d + d * d + 3
 

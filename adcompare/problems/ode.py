@@ -28,7 +28,9 @@ class ODE(Problem):
     test_size = 5
     options = {"s": 10}
     depth_option = "s"
-    field_derivatives = ("vjp",)        # GradBench times the primal and the last output's gradient
+    # GradBench times the primal and the last output's gradient (one VJP); the dense
+    # lower-triangular Jacobian by both modes is the crossover at n = m.
+    field_derivatives = ("vjp", "jacobian-fwd", "jacobian-rev")
 
     def f(self, xp, x, c):
         def rhs(y):
@@ -39,6 +41,9 @@ class ODE(Problem):
 
     def output_size(self, n, **opts):
         return n
+
+    def main_instance(self):
+        return {"n": 1_000}
 
     def constants(self, n, rng, s, **opts):
         # A Python int, not an array: the number of steps is structure, not data.

@@ -1,0 +1,194 @@
+"""Two runs of the same selection, compared figure by figure: how far this machine can be trusted.
+
+For every figure both runs measured, the run-to-run difference |B/A − 1|, summarised per family
+by its median and 90th percentile, and whether each run's 95 % CI contains the other run's
+estimate (a CI built from between-process spread should, about 95 % of the time or more: it
+covers the truth at 95 %, and the other run's estimate is the truth plus its own noise). Derived
+figures too: log–log slopes of time against n (their absolute difference), and crossover winners
+(a flip is two runs naming different winners where neither calls the cell a tie).
+
+Families: crossover factors, cost ratios (workload ratios and the A/A control included), time
+per call (raw, and relative to the reference kernel timed beside it: the drift-corrected view),
+prepare time, first call, tape bytes (deterministic: every difference should be 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from adcompare import stats
+from adcompare.cases import parse_case
+from adcompare.errors import UserError
+
+FAMILIES = {
+    "time_operators.Crossover.track_factor": "crossover factor t_fwd/t_rev",
+    "ratios.CostRatios.track_cost_ratio": "cost ratios",
+    "ratios.Workloads.track_derivative_ratio": "cost ratios",
+    "ratios.NoiseFloor.track_aa_ratio": "A/A control",
+    "time_operators.Operators.track_seconds": "time per call",
+    "compile.Prepare.track_prepare_seconds": "prepare time",
+    "compile.FirstCall.track_first_call_seconds": "first call",
+    "memory.TapeMemory.track_tape_bytes": "tape bytes",
+}
+DRIFT_FREE = "time per call / reference kernel"
+SLOPES = "scaling slope (difference in slope)"
+# The goals of the fidelity work, per family: (median, p90) of |B/A − 1|, or of |Δ slope|.
+GOALS = {"crossover factor t_fwd/t_rev": (0.02, 0.05), "cost ratios": (0.02, 0.05),
+         "time per call": (0.05, 0.15), SLOPES: (0.03, 0.03), "tape bytes": (0.0, 0.0)}
+COVERAGE_GOAL = 0.95
+
+
+@dataclasses.dataclass
+class Row:
+    family: str
+    count: int
+    median: float
+    p90: float
+    coverage: float | None           # share of CIs (both directions) containing the other estimate
+    goal: tuple[float, float] | None
+
+    @property
+    def meets_goal(self) -> bool | None:
+        if self.goal is None:
+            return None
+        return self.median <= self.goal[0] + 1e-12 and self.p90 <= self.goal[1] + 1e-12
+
+
+@dataclasses.dataclass
+class Comparison:
+    rows: list[Row]
+    flips: list[str]                 # crossover cells whose winner flipped (neither run a tie)
+    ties_either: int                 # cells a tie in at least one run
+    cells: int
+
+    def to_dict(self) -> dict:
+        return {"rows": [dataclasses.asdict(r) | {"meets_goal": r.meets_goal} for r in self.rows],
+                "flips": self.flips, "ties_either": self.ties_either, "cells": self.cells,
+                "coverage_goal": COVERAGE_GOAL}
+
+
+def load_figures(results: Path) -> dict[tuple, dict]:
+    """Every figure record of a results folder, by (machine, benchmark, params)."""
+    out = {}
+    for path in sorted(Path(results).glob("*/adcompare-figures-*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise UserError(f"corrupt figures file {path}: {err}") from None
+        for rec in data.get("figures", []):
+            key = (path.parent.name, rec["benchmark"], json.dumps(rec["params"], sort_keys=True))
+            out[key] = rec
+    if not out:
+        raise UserError(f"no figures in {results} (expected <machine>/adcompare-figures-*.json)")
+    return out
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    pos = q * (len(ordered) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _covers(rec: Mapping, value: float) -> bool | None:
+    ci = rec.get("ci")
+    return None if not ci else ci[0] <= value <= ci[1]
+
+
+def _estimate(rec: Mapping) -> stats.Estimate:
+    se = rec.get("log_se")
+    return stats.Estimate(math.log(rec["value"]), se, max(1, int(rec.get("df") or 1)), int(rec.get("processes") or 1))
+
+
+def _slopes(figures: Mapping[tuple, dict]) -> dict[tuple, float]:
+    """Log–log slope of time per call against n, per (machine, target, dtype, problem, operator)."""
+    lines: dict[tuple, list[tuple[int, stats.Estimate]]] = defaultdict(list)
+    for (machine, bench, _), rec in figures.items():
+        if bench != "time_operators.Operators.track_seconds" or rec["value"] <= 0:
+            continue
+        p = rec["params"]
+        problem, n, _ = parse_case(p["case"])
+        lines[(machine, p["target"], p["dtype"], problem, p["operator"])].append((n, _estimate(rec)))
+    out = {}
+    for key, points in lines.items():
+        if len({n for n, _ in points}) >= 2:
+            out[key] = stats.loglog_slope([n for n, _ in points], [e for _, e in points])[0]
+    return out
+
+
+def compare(a: Mapping[tuple, dict], b: Mapping[tuple, dict]) -> Comparison:
+    diffs: dict[str, list[float]] = defaultdict(list)
+    covered: dict[str, list[bool]] = defaultdict(list)
+    flips, ties_either, cells = [], 0, 0
+    for key in sorted(set(a) & set(b)):
+        ra, rb = a[key], b[key]
+        family = FAMILIES.get(key[1])
+        if family is None or ra["value"] is None or rb["value"] is None:
+            continue
+        if ra["value"] == rb["value"]:
+            diffs[family].append(0.0)
+        elif ra["value"] > 0:
+            diffs[family].append(abs(rb["value"] / ra["value"] - 1))
+        for rec, other in ((ra, rb["value"]), (rb, ra["value"])):
+            hit = _covers(rec, other)
+            if hit is not None and family != "tape bytes":
+                covered[family].append(hit)
+        if family == "time per call":
+            refs = [r.get("parts", {}).get("reference", {}).get("value") for r in (ra, rb)]
+            if all(refs):
+                diffs[DRIFT_FREE].append(abs((rb["value"] / refs[1]) / (ra["value"] / refs[0]) - 1))
+        if key[1] == "time_operators.Crossover.track_factor":
+            cells += 1
+            ties = [stats.is_tie(tuple(r["ci"]) if r.get("ci") else None) for r in (ra, rb)]
+            if any(ties):
+                ties_either += 1
+            elif (ra["value"] < 1) != (rb["value"] < 1):
+                flips.append(f"{key[0]} {ra['params']}")
+    sa, sb = _slopes(a), _slopes(b)
+    for key in set(sa) & set(sb):
+        diffs[SLOPES].append(abs(sa[key] - sb[key]))
+    rows = []
+    order = list(dict.fromkeys([*FAMILIES.values(), DRIFT_FREE, SLOPES]))
+    for family in order:
+        values = diffs.get(family)
+        if not values:
+            continue
+        hits = covered.get(family)
+        rows.append(Row(family, len(values), statistics.median(values), _quantile(values, 0.9),
+                        (sum(hits) / len(hits)) if hits else None, GOALS.get(family)))
+    return Comparison(rows, flips, ties_either, cells)
+
+
+def format_table(result: Comparison) -> str:
+    lines = [f"{'family':38s} {'n':>5s} {'median':>8s} {'p90':>8s} {'CI covers':>10s}  goal (median / p90)"]
+    for r in result.rows:
+        slope = r.family == SLOPES
+        fmt = (lambda v: f"{v:8.3f}") if slope else (lambda v: f"{100 * v:7.1f}%")
+        cov = "-" if r.coverage is None else f"{100 * r.coverage:9.1f}%"
+        goal = "" if r.goal is None else (f"≤ {r.goal[0]:.2f}" if slope else f"≤ {100 * r.goal[0]:.0f}% / {100 * r.goal[1]:.0f}%")
+        mark = {True: "  met", False: "  missed", None: ""}[r.meets_goal]
+        lines.append(f"{r.family:38s} {r.count:5d} {fmt(r.median)} {fmt(r.p90)} {cov:>10s}  {goal}{mark}")
+    lines.append(f"crossover winners: {len(result.flips)} flips over {result.cells} cells "
+                 f"({result.ties_either} a tie in at least one run)")
+    lines += [f"  flip: {f}" for f in result.flips]
+    all_cov = [r for r in result.rows if r.coverage is not None]
+    if all_cov:
+        total = sum(r.coverage * r.count for r in all_cov) / sum(r.count for r in all_cov)
+        lines.append(f"CIs containing the other run's estimate: {100 * total:.1f}% (goal ≥ {100 * COVERAGE_GOAL:.0f}%)")
+    return "\n".join(lines)
+
+
+def compare_folders(first: Path, second: Path) -> Comparison:
+    return compare(load_figures(first), load_figures(second))
+
+
+def common_count(a: Iterable, b: Iterable) -> int:
+    return len(set(a) & set(b))
