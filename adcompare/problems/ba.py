@@ -63,6 +63,10 @@ class BundleAdjustment(Problem):
     def input_size(self, c, p, o, **opts):
         return CAMERA_PARAMETERS * c + 3 * p + o
 
+    def main_instance(self):
+        # The largest swept size whose dense Jacobian fits in both modes (n = 984, m = 1536).
+        return {"c": 8, "p": 128, "o": 512}
+
     def sweep(self):
         # Growing to ADBench's smallest instance (ba1: 49 cameras, 7776 points, 31 843
         # observations) with BAL's proportions, about 4 observations per point.

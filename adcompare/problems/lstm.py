@@ -81,6 +81,9 @@ class LSTM(Problem):
             raise UserError(f"lstm: the sequence length c must be at least 2 (the loss predicts "
                             f"character t + 1 from character t), got {c}")
 
+    def main_instance(self):
+        return {"l": 2, "b": 14, "c": 64}
+
     def sweep(self):
         # ADBench's layer counts; sequences far shorter than its 1024 and 4096, because compiled
         # backends unroll the time loop (the long ones are for the wide grid).
