@@ -73,8 +73,11 @@ class Estimate:
         return math.exp(self.log_mean - half), math.exp(self.log_mean + half)
 
     def draws(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """`size` bootstrap draws of ln value from the estimate's t distribution."""
-        if not self.log_se:
+        """`size` bootstrap draws of ln value from the estimate's t distribution (a figure whose
+        spread is unknown has none to draw from: derived quantities then have no CI either)."""
+        if self.log_se is None:
+            raise ValueError("an estimate without a spread (one process) cannot be bootstrapped")
+        if self.log_se == 0:
             return np.full(size, self.log_mean)
         return self.log_mean + self.log_se * rng.standard_t(self.df, size)
 

@@ -1,12 +1,14 @@
 """The report in a real browser: headless Chromium opens the page from file://, with no network.
 
 Checks that the page loads without console errors, that every chart drew with data marks, that
-the facet menus switch views, and saves a full-page screenshot to artifacts/report.png.
+the facet menus switch views, that ties and error bars are drawn, that markup in results labels
+shows as text and never as a link, and saves a full-page screenshot to artifacts/report.png.
 Skipped, with the reason, where Debian's chromium / chromium-driver are not installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import tempfile
 import time
@@ -49,9 +51,7 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def loaded(browser, tmp_path_factory):
-    page = build_report(FIXTURE, tmp_path_factory.mktemp("browser") / "index.html")
+def open_page(browser, page: Path):
     browser.get(page.resolve().as_uri())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # every chart div has been drawn by Plotly.newPlot
@@ -61,6 +61,11 @@ def loaded(browser, tmp_path_factory):
             break
         time.sleep(0.2)
     return browser
+
+
+@pytest.fixture(scope="module")
+def loaded(browser, tmp_path_factory):
+    return open_page(browser, build_report(FIXTURE, tmp_path_factory.mktemp("browser") / "index.html"))
 
 
 # Per chart: traces, visible traces, data marks drawn in the SVG (points, line paths, bars,
@@ -109,6 +114,14 @@ def test_menus_switch_the_visible_view(loaded):
                                  "'.scatterlayer .point').length") > 0
 
 
+def test_ties_and_error_bars_are_drawn(loaded):
+    cells = loaded.execute_script(
+        "return Array.from(document.querySelectorAll('#crossover .heatmaplayer text')).map(e => e.textContent);")
+    assert "tie" in cells and any(c.startswith("fwd ") for c in cells), cells[:20]
+    bars = loaded.execute_script("return document.querySelectorAll('#scaling .errorbar path').length;")
+    assert bars > 0
+
+
 def test_screenshot_saved_as_artifact(loaded):
     ARTIFACTS.mkdir(exist_ok=True)
     height = loaded.execute_script("return document.body.scrollHeight")
@@ -117,3 +130,17 @@ def test_screenshot_saved_as_artifact(loaded):
     target = ARTIFACTS / "report.png"
     assert loaded.save_screenshot(str(target))
     assert target.stat().st_size > 50_000
+
+
+def test_markup_in_labels_is_shown_as_text_never_as_a_link(browser, tmp_path):
+    spec = importlib.util.spec_from_file_location("fixture_generate", FIXTURE / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    root = generate.with_markup(tmp_path / "results")
+    open_page(browser, build_report(root, tmp_path / "index.html"))
+    links = browser.execute_script("return document.querySelectorAll('main a[href*=\"example.com\"]').length;")
+    assert links == 0
+    titles = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.plotly-graph-div .annotation-text'))"
+        ".map(e => e.textContent);")
+    assert generate.MARKUP in titles       # the machine's name, shown as the characters it is

@@ -1,8 +1,14 @@
-"""Building blocks of the page: colours per backend, faceted charts, tables, number formatting.
+"""Building blocks of the page: colours per backend, faceted charts, tables, numbers with CIs.
 
-A chart is a plotly figure with one column per machine and, when the grid is wide, dropdown
-facets (problem, operator, dtype …): every trace belongs to one facet combination and only the
-selected combination is visible, so a wide grid gives more menu entries, not more legend lines.
+A chart is a plotly figure with one panel per machine (wrapped into rows, so any number of
+machines fits) and, when the grid is wide, dropdown facets (problem, operator, dtype …): every
+trace belongs to one facet combination and only the selected combination is visible, so a wide
+grid gives more menu entries, not more legend lines.
+
+Text from results files (machine names, targets, cases, versions …) is data, never markup:
+`esc` escapes it for the page and `label` for plotly, which renders <a href>, <b>, <br> … in
+trace names, hover text, tick labels and titles. `safe_figure` then neutralises any tag outside
+the few this report writes itself, so a label that slipped past `label` still shows as text.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import re
 from typing import Any, Iterable, Sequence
 
 import plotly.graph_objects as go
@@ -20,6 +27,11 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8
 GPU_DEVICES = ("cuda", "gpu")
 PREFERRED = {"operator": "vjp", "dtype": "float64", "jacobian": "batched"}   # shown first, where present
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+MAX_COLUMNS = 3          # machine panels per row; more machines wrap into further rows
+ROW_GAP_PX = 90          # between rows of panels: room for the x title and the next panel's title
+WARN = "⚠"
+# The only tags this report puts into plotly text; anything else from the data is shown as text.
+OWN_TAGS = re.compile(r"<(?!/?(?:b|i|br|sub|sup|extra)>)", re.IGNORECASE)
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -42,9 +54,13 @@ class Styles:
         gpu = split_target(target)[1] in GPU_DEVICES
         return {"color": self.colour(target), "width": 2, "dash": "dash" if gpu else "solid"}
 
+    def symbol(self, target: str, hollow: bool = False) -> str:
+        """Circle for CPU, diamond for GPU; hollow for a figure flagged as noisy."""
+        base = "diamond" if split_target(target)[1] in GPU_DEVICES else "circle"
+        return base + "-open" if hollow else base
+
     def marker(self, target: str) -> dict:
-        gpu = split_target(target)[1] in GPU_DEVICES
-        return {"color": self.colour(target), "size": 7, "symbol": "diamond" if gpu else "circle"}
+        return {"color": self.colour(target), "size": 7, "symbol": self.symbol(target)}
 
 
 def target_key(target: str, registry_order: Sequence[str]) -> tuple:
@@ -54,39 +70,35 @@ def target_key(target: str, registry_order: Sequence[str]) -> tuple:
     return rank, backend, device not in ("cpu",), device
 
 
-# --- numbers ---------------------------------------------------------------------------------
-
-def fmt_seconds(s: float) -> str:
-    if not math.isfinite(s):
-        return "n/a"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(s) >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
-
-
-def fmt_bytes(b: float) -> str:
-    """Decimal prefixes, as asv and the chart axes print them."""
-    if not math.isfinite(b):
-        return "n/a"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(b) >= scale:
-            return f"{b / scale:.3g} {unit}"
-    return f"{b:.0f} B"
-
-
-def fmt_value(value: float, unit: str) -> str:
-    if unit == "seconds":
-        return fmt_seconds(value)
-    if unit == "bytes":
-        return fmt_bytes(value)
-    if unit == "ratio":
-        return f"{value:.3g}×"
-    return f"{value:.4g} {unit}"
-
+# --- text ------------------------------------------------------------------------------------
 
 def esc(value: Any) -> str:
+    """Text for the HTML page."""
     return html.escape(str(value), quote=True)
+
+
+def label(value: Any) -> str:
+    """Text for plotly (trace names, hover, ticks, titles): <, > and & escaped, so markup in a
+    results file shows as text. Quotes stay as they are: plotly does not decode &quot;."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safe_text(text: str) -> str:
+    """`text` with every tag but this report's own (<b>, <i>, <br>, <sub>, <sup>, <extra>) made inert."""
+    return OWN_TAGS.sub("&lt;", text)
+
+
+def safe_figure(node: Any) -> Any:
+    """A plotly figure dict with `safe_text` applied to every string in it."""
+    if isinstance(node, str):
+        return safe_text(node)
+    if isinstance(node, dict):
+        return {k: safe_figure(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [safe_figure(v) for v in node]
+    if hasattr(node, "dtype") and getattr(node.dtype, "kind", "") in "OUS":   # numpy arrays of text
+        return [safe_figure(v) for v in node.tolist()]
+    return node
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "",
@@ -107,6 +119,102 @@ def no_data(what: str, benchmark: str) -> str:
                 "nodata")
 
 
+def hover(lines: Sequence[str]) -> str:
+    return "<br>".join(line for line in lines if line)
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+SECONDS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+BYTES = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0))   # decimal, as asv and the axes print them
+
+
+def _scale(value: float, unit: str) -> tuple[float, str]:
+    """(divisor, suffix) that puts |value| in [1, 1000) for seconds and bytes."""
+    steps = SECONDS if unit == "seconds" else BYTES if unit == "bytes" else ()
+    for suffix, scale in steps:
+        if abs(value) >= scale:
+            return scale, " " + suffix
+    if steps:
+        suffix, scale = steps[-1]
+        return scale, " " + suffix
+    return 1.0, "×" if unit == "ratio" else ("" if unit in ("", "unknown") else " " + unit)
+
+
+def _decimals(x: float) -> int:
+    """Decimals that give three significant digits to x (0.0376 -> 4, 4.02 -> 2, 59.3 -> 1)."""
+    if x == 0 or not math.isfinite(x):
+        return 0
+    return max(0, 2 - math.floor(math.log10(abs(x))))
+
+
+def fmt_value(value: float, unit: str) -> str:
+    """4.02e-6 s -> '4.02 µs', 8190 bytes -> '8.19 kB', 0.0376 ratio -> '0.0376×'."""
+    if not math.isfinite(value):
+        return "n/a"
+    scale, suffix = _scale(value, unit)
+    if unit == "bytes" and scale == 1.0:
+        return f"{value:.0f} B"
+    x = value / scale
+    return f"{x:.{_decimals(x)}f}{suffix}"
+
+
+def fmt_seconds(s: float) -> str:
+    return fmt_value(s, "seconds")
+
+
+def fmt_interval(value: float, ci: tuple[float, float] | None, unit: str) -> str:
+    """'4.02 µs [3.90, 4.10]': the bounds in the value's scale and precision; '(no CI)' without one."""
+    text = fmt_value(value, unit)
+    if ci is None:
+        return f"{text} (no CI)"
+    if ci[0] == ci[1] == value:
+        return f"{text} (exact)"
+    scale, _ = _scale(value, unit)
+    d = _decimals(value / scale) if not (unit == "bytes" and scale == 1.0) else 0
+    return f"{text} [{ci[0] / scale:.{d}f}, {ci[1] / scale:.{d}f}]"
+
+
+def ci_reason(m) -> str:
+    """Why a measurement has no CI: an older result without a figure, or one process."""
+    if m.figure is None:
+        return "no CI recorded"
+    if m.figure.processes <= 1:
+        return "no CI: one process"
+    return "no CI: spread unknown"
+
+
+def fmt_measured(m) -> str:
+    """A measurement's value with its CI, or with the reason it has none."""
+    if m.ci is None:
+        return f"{fmt_value(m.value, m.unit)} ({ci_reason(m)})"
+    return fmt_interval(m.value, m.ci, m.unit)
+
+
+def error_bars(values: Sequence[float], cis: Sequence[tuple[float, float] | None], transform=None) -> dict:
+    """plotly's asymmetric error bars from CIs, in the axis's units after `transform` (e.g. log₂);
+    a point without a CI, or whose CI the transform cannot take, gets none (and a trace with no CI
+    at all draws none: plotly would draw a zero-length bar with caps for each)."""
+    f = transform or (lambda v: v)
+    plus, minus = [], []
+    for v, ci in zip(values, cis):
+        try:
+            hi, mid, lo = f(ci[1]), f(v), f(ci[0])
+        except (TypeError, ValueError, ZeroDivisionError):   # no CI (None), or log of ≤ 0
+            plus.append(None)
+            minus.append(None)
+            continue
+        plus.append(hi - mid)
+        minus.append(mid - lo)
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
+            "thickness": 1.2, "width": 3, "visible": any(v is not None for v in plus)}
+
+
+def times(factor: float) -> str:
+    """1.04 -> '1.0×', 23.4 -> '23×'."""
+    return f"{factor:.1f}×" if factor < 10 else f"{factor:,.0f}×"
+
+
 # --- charts ----------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -119,39 +227,60 @@ class Chart:
     trace_facets: list[tuple | None]       # per trace: its facet values, None = always visible
     default: tuple | None = None           # the facet values shown first
     caption: str = ""
+    trace_columns: list[str] = dataclasses.field(default_factory=list)   # per trace: its machine panel
+
+
+def grid_shape(panels: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) for `panels` machine panels: at most `max_columns` per row."""
+    cols = max(1, min(panels, max_columns))
+    return max(1, math.ceil(panels / cols)), cols
 
 
 class FacetedFigure:
-    """Collects traces into one column per machine and one view per facet combination."""
+    """Collects traces into one panel per machine and one view per facet combination."""
 
     def __init__(self, columns: Sequence[str], facet_names: Sequence[str] = (), *, height: int = 430,
                  x_title: str = "", y_title: str = "", x_log: bool = False, y_log: bool = False,
-                 shared_y: bool = True, spacing: float | None = None):
+                 shared_y: bool = True, spacing: float | None = None, titles: Sequence[str] | None = None,
+                 max_columns: int = MAX_COLUMNS):
         self.columns = list(columns)
         self.facet_names = tuple(facet_names)
+        self.rows, self.cols = grid_shape(len(self.columns), max_columns)
         if spacing is None:
             spacing = 0.05 if shared_y else 0.08
-        self.fig = make_subplots(rows=1, cols=max(1, len(self.columns)), shared_yaxes=shared_y,
-                                 horizontal_spacing=spacing,
-                                 subplot_titles=self.columns if len(self.columns) > 1 else None)
+        total = height * self.rows
+        several = len(self.columns) > 1
+        self.fig = make_subplots(
+            rows=self.rows, cols=self.cols, shared_yaxes="all" if shared_y else False,
+            horizontal_spacing=min(spacing, 0.5 / max(1, self.cols - 1)),
+            vertical_spacing=min(0.5 / max(1, self.rows - 1), ROW_GAP_PX / total),
+            subplot_titles=[label(t) for t in (titles or self.columns)] if several else None)
         self.trace_facets: list[tuple | None] = []
+        self.trace_columns: list[str] = []
         # One tick per decade on log x: plotly's automatic log ticks sometimes come out empty.
         self.fig.update_xaxes(title_text=x_title, type="log" if x_log else None, dtick=1 if x_log else None,
                               showgrid=True, gridcolor="#e5e7eb", zeroline=False)
         self.fig.update_yaxes(type="log" if y_log else None, showgrid=True, gridcolor="#e5e7eb",
                               zeroline=False)
-        self.fig.update_yaxes(title_text=y_title, row=1, col=1)
+        for row in range(1, self.rows + 1):
+            self.fig.update_yaxes(title_text=y_title, row=row, col=1)
         self.fig.update_layout(
-            height=height, margin={"l": 70, "r": 20, "t": 50 if len(self.columns) > 1 else 20, "b": 60},
+            height=total, margin={"l": 70, "r": 20, "t": 50 if several else 20, "b": 60},
             template="plotly_white", font={"family": FONT, "size": 13},
-            legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "title": {"text": ""}},
+            legend={"orientation": "h", "yanchor": "top", "y": -0.18 / self.rows, "x": 0, "title": {"text": ""}},
             hoverlabel={"align": "left"},
         )
 
+    def position(self, column: str) -> tuple[int, int]:
+        """(row, col), 1-based, of a machine's panel."""
+        index = self.columns.index(column) if column in self.columns else 0
+        return index // self.cols + 1, index % self.cols + 1
+
     def add(self, trace, column: str, facets: tuple | None = None) -> None:
-        col = self.columns.index(column) + 1 if column in self.columns else 1
-        self.fig.add_trace(trace, row=1, col=col)
+        row, col = self.position(column)
+        self.fig.add_trace(trace, row=row, col=col)
         self.trace_facets.append(tuple(facets) if facets is not None else None)
+        self.trace_columns.append(column)
 
     def _default(self, values: list[list[str]]) -> tuple | None:
         """The first view: preferred values (vjp, float64) where they exist, else the first options;
@@ -183,8 +312,4 @@ class FacetedFigure:
                 trace.showlegend = True
             else:
                 trace.showlegend = False
-        return Chart(self.fig, self.facet_names, values, self.trace_facets, default, caption)
-
-
-def hover(lines: Sequence[str]) -> str:
-    return "<br>".join(lines)
+        return Chart(self.fig, self.facet_names, values, self.trace_facets, default, caption, self.trace_columns)

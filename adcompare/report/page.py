@@ -1,9 +1,10 @@
 """The page: one self-contained HTML file (plotly.js inlined once, no network), written atomically.
 
-`build_report` is the public entry point (`adcompare report` and `adcompare run` call it): read
-the results, compute the worked example, lay out the sections, then write to a temporary file in
-the target directory and `os.replace` it over the old page, so a failure at any point leaves the
-previous page as it was.
+`build_report` is the public entry point (`adcompare report` and `adcompare run` call it): refuse
+an output path that would overwrite results, read the results (naming each file it had to skip on
+stderr), lay out the sections that `adcompare.report.sections` discovers, then write to a
+temporary file in the target directory and `os.replace` it over the old page, so a failure at any
+point leaves the previous page as it was.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from adcompare.backends import backend_names
+from adcompare.errors import UserError
 from adcompare.report import sections as S
-from adcompare.report.blocks import GPU_DEVICES, Chart, Styles, esc
-from adcompare.report.example import worked_example
-from adcompare.report.results import load_results
+from adcompare.report.blocks import GPU_DEVICES, Chart, Styles, esc, safe_figure, split_target
+from adcompare.report.results import PAGES_FOLDER, ResultSet, load_results
 
 PLOT_CONFIG = {"responsive": True, "displaylogo": False, "toImageButtonOptions": {"scale": 2},
                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -63,7 +66,12 @@ td.num { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
 .ok { color:#15803d; font-weight:700; } .bad { color:#b91c1c; font-weight:700; }
 tr.unavailable td { color:var(--muted); }
 .within { color:#15803d; font-weight:600; } .above { color:#b45309; font-weight:600; } .na { color:#9ca3af; }
+.straddles { color:#6b7280; font-weight:600; }
 .fwd { color:#2166ac; font-weight:600; } .rev { color:#b2182b; font-weight:600; }
+.quick { color:#7c2d12; background:#ffedd5; border:1px solid #fdba74; border-radius:6px; padding:6px 10px; font-size:14px; max-width:980px; }
+.problems ul { margin:4px 0 2px; padding-left:20px; } .problems li { margin:2px 0; }
+dl.flags { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; font-size:14px; max-width:980px; }
+dl.flags dd { margin:0; color:var(--muted); }
 .example { display:flex; flex-wrap:wrap; gap:18px 40px; align-items:flex-start; margin:10px 0; }
 pre.math { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin:0; font-size:13.5px; line-height:1.45; }
 table.matrix { width:auto; border-left:2px solid var(--fg); border-right:2px solid var(--fg); font-family:ui-monospace,monospace; }
@@ -111,14 +119,15 @@ def chart_html(chart: Chart, div_id: str) -> str:
             menus.append(f'<label>{esc(name)}<select aria-label="{esc(name)}">{options}</select></label>')
         controls = f'<div class="controls">{"".join(menus)}</div>'
     facets = json.dumps([list(f) if f is not None else None for f in chart.trace_facets])
-    figure = chart.fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+    figure = pio.to_html(safe_figure(chart.fig.to_dict()), full_html=False, include_plotlyjs=False, div_id=div_id,
+                         config=PLOT_CONFIG, validate=False)
     caption = f'<p class="caption">{chart.caption}</p>' if chart.caption else ""
     return (f'<div class="chart" data-trace-facets="{esc(facets)}">{controls}{figure}{caption}'
             '<p class="empty" hidden>No data for this combination; pick another.</p></div>')
 
 
-def section_html(section: S.Section, counter: list[int]) -> str:
-    parts = [f'<section id="{esc(section.id)}"><h2>{esc(section.title)}</h2>', section.intro]
+def section_html(section: S.Section, number: int, counter: list[int]) -> str:
+    parts = [f'<section id="{esc(section.id)}"><h2>{number} · {esc(section.title)}</h2>', section.intro]
     for block in section.blocks:
         if isinstance(block, Chart):
             counter[0] += 1
@@ -129,10 +138,12 @@ def section_html(section: S.Section, counter: list[int]) -> str:
     return "".join(parts)
 
 
-def colour_key(styles: Styles) -> str:
+def colour_key(styles: Styles, targets: list[str]) -> str:
+    measured = {split_target(t)[0] for t in targets}
     chips = [f'<span><span class="sw" style="background:{c}"></span>{esc(b)}</span>'
-             for b, c in styles.colours.items()]
-    chips.append(f"<span>solid line / circle = CPU, dashed / diamond = {'/'.join(GPU_DEVICES)}</span>")
+             for b, c in styles.colours.items() if b in measured]
+    chips.append(f"<span>solid line / circle = CPU, dashed / diamond = {'/'.join(GPU_DEVICES)}; "
+                 "hollow = flagged noisy; error bars = 95 % CI</span>")
     return f'<div class="key">{"".join(chips)}</div>'
 
 
@@ -146,25 +157,15 @@ def asv_pages_note(results_dir: Path, out: Path) -> str:
             "(they need <code>asv preview</code>: they load their data over HTTP).")
 
 
-def render(results_dir: Path, out: Path) -> str:
+def render(results: ResultSet, results_dir: Path, out: Path) -> str:
     """The whole page as one string (nothing is written here)."""
-    results = load_results(results_dir)
     order = backend_names()
     targets = [str(m.get("target")) for m in results.measurements if m.get("target")]
-    example = worked_example()
-    styles = Styles(order, targets + [r.backend + ":cpu" for r in example.rows])
+    styles = Styles(order, targets + [f"{name}:cpu" for name in order])
     ctx = S.Context(results, styles, order)
-    sections = [
-        S.machines_section(ctx),
-        S.example_section(example),
-        S.crossover_section(ctx),
-        S.scaling_section(ctx),
-        S.memory_section(ctx),
-        S.ratios_section(ctx),
-        S.runs_section(ctx),
-    ]
+    sections = [module.build(ctx) for module in S.modules()]
     counter = [0]
-    body = "".join(section_html(s, counter) for s in sections)
+    body = "".join(section_html(s, i, counter) for i, s in enumerate(sections, start=1))
     nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
     commits = ", ".join(dict.fromkeys(f"{r.machine} @ {r.short_commit}" for r in results.latest))
     built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -177,9 +178,10 @@ def render(results_dir: Path, out: Path) -> str:
 </head><body>
 <header><div class="wrap">
 <h1>adcompare — forward vs reverse mode AD</h1>
-<p>Jacobian products across backends, measured with asv. Built {esc(built)} from <code>{esc(results_dir)}</code>:
+<p>Jacobian products across backends, measured with asv; every figure with its 95 % confidence interval
+over independent processes. Built {esc(built)} from <code>{esc(results_dir)}</code>:
 {esc(commits)}.</p>
-{colour_key(styles)}
+{colour_key(styles, targets)}
 <nav>{nav}</nav>
 </div></header>
 <main>{body}</main>
@@ -206,8 +208,26 @@ def write_atomically(text: str, out: Path) -> None:
         raise
 
 
+def check_out(out: Path, results_dir: Path) -> None:
+    """Refuse a page path that would overwrite results: a directory, an existing .json file, or
+    anything inside the results folder other than under its html/ folder (asv's published pages)."""
+    target, results = out.resolve(), results_dir.resolve()
+    if target.is_dir():
+        raise UserError(f"--out {out} is an existing directory; give the page's file name, e.g. {out / 'index.html'}")
+    if target.suffix.lower() == ".json" and target.exists():
+        raise UserError(f"--out {out} is an existing .json file (results data); give an .html path")
+    if target.is_relative_to(results) and not target.is_relative_to(results / PAGES_FOLDER):
+        raise UserError(f"--out {out} is inside the results data {results_dir}; write the page under "
+                        f"{results_dir / PAGES_FOLDER} or outside {results_dir}")
+
+
 def build_report(results_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-    """Build the self-contained HTML report from an asv results directory; returns the page's path."""
-    out = Path(out_path)
-    write_atomically(render(Path(results_dir), out), out)
+    """Build the self-contained HTML report from a results directory; returns the page's path.
+    Each file skipped or incomplete is named in one line on stderr (and on the page)."""
+    out, root = Path(out_path), Path(results_dir)
+    check_out(out, root)
+    results = load_results(root)
+    for problem in results.problems:
+        print(problem.line(), file=sys.stderr)
+    write_atomically(render(results, root, out), out)
     return out

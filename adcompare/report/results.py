@@ -1,14 +1,19 @@
-"""Reading asv results into flat measurements the report can group and plot.
+"""Reading asv results, and adcompare's figures beside them, into flat measurements.
 
 Layout (asv 0.6): ``results/benchmarks.json`` (name → type, unit, param_names, …; rewritten on
 every run), ``results/<machine>/machine.json``, ``results/<machine>/<commit8>-<env>.json`` with
 ``results[name]`` a row in ``result_columns`` order whose ``result`` is a flat list over the
 product of ``params`` (asv's order: the first parameter varies slowest; each value a ``repr``).
-NaN marks a skipped combination, None a failed one. adcompare adds a sidecar
-``results/<machine>/adcompare-env-<commit8>.json`` with what machine.json cannot hold (threads,
-BLAS kernel, versions, GPU).
+NaN marks a skipped combination, None a failed one. adcompare adds, per machine and commit,
+``adcompare-env-<commit8>.json`` (what machine.json cannot hold: threads, BLAS kernel, versions,
+GPU, the runs merged into the commit) and ``adcompare-figures-<commit8>.json`` (each figure with
+its 95 % CI, `adcompare.report.figures`).
 
 Only the newest commit of each machine is plotted; every run is listed in the metadata table.
+Results are read defensively: a file that cannot be used (not UTF-8, truncated, not asv's
+format) is skipped and named in `ResultSet.problems` with the command that removes it; a machine
+folder without machine.json is still read; a timing ≤ 0 is kept aside as invalid. Only when no
+valid results remain is that a `UserError`.
 """
 
 from __future__ import annotations
@@ -25,28 +30,63 @@ from typing import Any
 
 from adcompare.cases import parse_case
 from adcompare.errors import UserError
+from adcompare.report.figures import FIGURES_PREFIX, Figure, Part, params_key, parse_figures
 
 SIDECAR_PREFIX = "adcompare-env-"
+OURS_PREFIX = "adcompare-"        # our own files beside asv's; unknown ones are not asv results
+PAGES_FOLDER = "html"             # asv publish (and this report) write here, inside the results
 
 # The benchmarks the report reads, by the role they play. Parameter names are the suite's own
 # (from benchmarks.json); these are the fallback when benchmarks.json does not list one.
-TIME = "time_operators.Operators.time_operator"
-CROSSOVER = "time_operators.Crossover.time_jacobian"
+TIME = "time_operators.Operators.track_seconds"
+CROSSOVER = "time_operators.Crossover.track_factor"
+RATIO = "ratios.CostRatios.track_cost_ratio"
+AA = "ratios.NoiseFloor.track_aa_ratio"
 TAPE = "memory.TapeMemory.track_tape_bytes"
 PEAK = "memory.PeakDeviceMemory.track_peak_device_bytes"
-RATIO = "ratios.CostRatios.track_cost_ratio"
 PREPARE = "compile.Prepare.track_prepare_seconds"
-FIRST_CALL = "compile.FirstCall.timeraw_first_call"
+FIRST_CALL = "compile.FirstCall.track_first_call_seconds"
 
 KNOWN = {
     TIME: (("target", "dtype", "case", "operator"), "seconds"),
-    CROSSOVER: (("target", "dtype", "case", "operator"), "seconds"),
+    CROSSOVER: (("target", "dtype", "case", "strategy"), "ratio"),
+    RATIO: (("target", "dtype", "case", "operator"), "ratio"),
+    AA: (("target", "dtype", "case", "operator"), "ratio"),
     TAPE: (("target", "dtype", "case"), "bytes"),
     PEAK: (("target", "dtype", "case", "operator"), "bytes"),
-    RATIO: (("target", "dtype", "case", "operator"), "ratio"),
     PREPARE: (("target", "dtype", "case", "operator"), "seconds"),
     FIRST_CALL: (("target", "case", "operator"), "seconds"),
 }
+POSITIVE_UNITS = ("seconds", "ratio")   # a time or a ratio of times is > 0; bytes may be 0
+
+
+def quoted(path: Path) -> str:
+    """A path in single quotes for a shell command, always (so the command reads the same for every path)."""
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+class BadFile(Exception):
+    """A results file the report cannot use; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Something wrong with the results that the page must say: a file skipped (`remove`: the
+    page gives the command that deletes it) or a gap (machine.json missing, records ignored)."""
+
+    path: Path
+    message: str
+    remove: bool = True
+
+    @property
+    def command(self) -> str:
+        return f"rm {quoted(self.path)}" if self.remove else ""
+
+    def line(self) -> str:
+        """One line for stderr."""
+        if self.remove:
+            return f"adcompare report: skipped {self.path}: {self.message}; remove it with: {self.command}"
+        return f"adcompare report: {self.path}: {self.message}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +98,11 @@ class Run:
     date_ms: int | None          # asv's `date`: the commit's date, JavaScript milliseconds
     env_name: str
     python: str
-    machine_info: dict[str, Any]  # machine.json
+    machine_info: dict[str, Any]  # machine.json, {} when missing or unreadable
     env: dict[str, Any]           # the adcompare sidecar, {} when absent
     path: Path
     started_ms: int | None        # earliest benchmark start in the file
+    machine_note: str = ""        # why machine.json gave nothing ("machine.json is missing")
 
     @property
     def short_commit(self) -> str:
@@ -75,19 +116,51 @@ class Run:
     def started(self) -> str:
         return format_ms(self.started_ms)
 
+    @property
+    def records(self) -> list[dict]:
+        return sidecar_runs(self.env)
+
+    @property
+    def quick(self) -> bool:
+        """Every run merged into this commit was `adcompare run --quick`: smoke-test numbers."""
+        records = self.records
+        return bool(records) and all(r.get("quick") is True for r in records)
+
 
 @dataclasses.dataclass(frozen=True)
 class Measurement:
-    """One number: a benchmark at one parameter combination in one run."""
+    """One number: a benchmark at one parameter combination in one run, with its figure (value,
+    95 % CI, flags) where the figures file has one."""
 
     benchmark: str
     params: dict[str, Any]
-    value: float
+    value: float                   # the figure's value where recorded, else asv's
     unit: str
     run: Run
+    figure: Figure | None = None   # None: an older result, asv's number with no CI recorded
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        return self.figure.ci if self.figure else None
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return self.figure.flags if self.figure else ()
+
+    @property
+    def noisy(self) -> tuple[str, ...]:
+        return self.figure.noisy if self.figure else ()
+
+    @property
+    def parts(self) -> dict[str, Part]:
+        return self.figure.parts if self.figure else {}
+
+    @property
+    def quick(self) -> bool:
+        return self.figure.quick if self.figure else self.run.quick
 
 
 @dataclasses.dataclass
@@ -97,9 +170,11 @@ class ResultSet:
     root: Path
     runs: list[Run]               # all runs, sorted by machine then date
     latest: list[Run]             # the runs whose numbers are plotted
-    measurements: list[Measurement]
-    outcomes: dict[str, Counter]  # benchmark -> Counter(ok / skipped / failed)
+    measurements: list[Measurement]   # valid numbers only
+    outcomes: dict[str, Counter]  # benchmark -> Counter(ok / skipped / failed / invalid)
     benchmarks: dict[str, dict]   # benchmarks.json (minus "version")
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    invalid: list[Measurement] = dataclasses.field(default_factory=list)   # ≤ 0 where > 0 is required
 
     @property
     def machines(self) -> list[str]:
@@ -108,23 +183,46 @@ class ResultSet:
     def of(self, benchmark: str) -> list[Measurement]:
         return [m for m in self.measurements if m.benchmark == benchmark]
 
+    def invalid_of(self, benchmark: str) -> list[Measurement]:
+        return [m for m in self.invalid if m.benchmark == benchmark]
+
+
+def sidecar_runs(env: dict[str, Any]) -> list[dict]:
+    """The run records of a sidecar: `runs` (one per run merged into the commit) or, in older
+    sidecars, the one `run` object."""
+    runs = env.get("runs")
+    if isinstance(runs, list):
+        return [r for r in runs if isinstance(r, dict)]
+    run = env.get("run")
+    return [run] if isinstance(run, dict) else []
+
 
 def format_ms(ms: int | float | None) -> str:
-    if ms is None or not isinstance(ms, (int, float)) or not math.isfinite(ms):
+    if ms is None or isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms):
         return "unknown"
-    stamp = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    try:
+        stamp = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "unknown"
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """The parsed file, or BadFile saying why it cannot be: unreadable, not UTF-8, not JSON."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
-        raise UserError(f"cannot read {path}: {err.strerror or err}") from None
+        raise BadFile(f"cannot be read ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadFile(f"is not UTF-8 text (bad byte at offset {err.start})") from None
     try:
         return json.loads(text)  # asv writes NaN / Infinity literals; Python's json reads them
-    except ValueError as err:
-        raise UserError(f"corrupt results file {path}: {err}") from None
+    except json.JSONDecodeError as err:
+        raise BadFile(f"is not valid JSON ({err.msg} at line {err.lineno}; truncated or corrupt)") from None
+    except (ValueError, RecursionError) as err:
+        raise BadFile(f"is not valid JSON ({err})") from None
 
 
 def _decode_param(text: Any) -> Any:
@@ -133,7 +231,7 @@ def _decode_param(text: Any) -> Any:
         return text
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
 
 
@@ -145,14 +243,19 @@ def _as_number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def is_valid(value: float, unit: str) -> bool:
+    """A time or ratio must be > 0 (a log axis and every ratio need it); bytes ≥ 0."""
+    return value > 0 if unit in POSITIVE_UNITS else value >= 0 if unit == "bytes" else True
+
+
 def _param_names(name: str, meta: dict | None, count: int) -> list[str]:
     names = list((meta or {}).get("param_names") or KNOWN.get(name, ((), ""))[0])
     if len(names) != count:  # unknown benchmark or changed signature: positional names
         names = [f"param{i + 1}" for i in range(count)]
-    return names
+    return [str(n) for n in names]
 
 
-def _unit(name: str, meta: dict | None) -> str:
+def unit_of(name: str, meta: dict | None) -> str:
     if meta and meta.get("unit"):
         return str(meta["unit"])
     if name in KNOWN:
@@ -162,100 +265,162 @@ def _unit(name: str, meta: dict | None) -> str:
 
 
 def _machine_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "machine.json").is_file())
+    """Every folder that holds results: all but asv's published pages and hidden folders."""
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and p.name != PAGES_FOLDER and not p.name.startswith("."))
 
 
-def _load_sidecars(machine_dir: Path) -> dict[str, dict]:
-    sidecars = {}
-    for path in sorted(machine_dir.glob(SIDECAR_PREFIX + "*.json")):
-        data = _read_json(path)
-        if not isinstance(data, dict):
-            raise UserError(f"corrupt environment file {path}: expected a JSON object")
-        sidecars[path.stem[len(SIDECAR_PREFIX):]] = data
-    return sidecars
-
-
-def _load_run(path: Path, machine_info: dict, sidecars: dict[str, dict],
-              benchmarks: dict[str, dict]) -> tuple[Run, list[tuple[str, list, list, str]]]:
-    data = _read_json(path)
+def _parse_run(path: Path, data: Any, benchmarks: dict[str, dict]) -> tuple[dict, list[tuple]]:
+    """(header fields, [(benchmark, combos, values, unit)]) of an asv results file; BadFile if it is not one."""
     try:
         columns = data["result_columns"]
         rows = data["results"]
-        commit = str(data["commit_hash"])
+        commit = data["commit_hash"]
         col = {key: i for i, key in enumerate(columns)}
-        if not isinstance(rows, dict) or "result" not in col or "params" not in col:
+        if not isinstance(rows, dict) or not isinstance(commit, str) or "result" not in col or "params" not in col:
             raise TypeError
     except (KeyError, TypeError):
-        raise UserError(f"corrupt results file {path}: not an asv results file "
-                        "(needs commit_hash, result_columns, results)") from None
-    machine = str((data.get("params") or {}).get("machine") or machine_info.get("machine") or path.parent.name)
-    table = []
-    started = []
+        raise BadFile("is not an asv results file (needs commit_hash, result_columns, results)") from None
+    table, started = [], []
     for name, row in rows.items():
-        if not isinstance(row, list):
-            raise UserError(f"corrupt results file {path}: row {name!r} is not a list")
-        row = row + [None] * (len(columns) - len(row))  # asv trims trailing None columns
-        values, params = row[col["result"]], row[col["params"]] or []
-        if "started_at" in col and isinstance(row[col["started_at"]], (int, float)):
+        try:
+            row = list(row) + [None] * (len(columns) - len(row))  # asv trims trailing None columns
+            values, params = row[col["result"]], row[col["params"]] or []
+            params = [[_decode_param(v) for v in p] for p in params]
+            if values is None:  # every combination failed: asv compresses to None
+                values = [None] * math.prod(len(p) for p in params)
+            combos = list(itertools.product(*params))
+            if not isinstance(values, list) or len(combos) != len(values):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise BadFile(f"is not an asv results file (benchmark {name!r} has a malformed row)") from None
+        if "started_at" in col and _as_number(row[col["started_at"]]) is not None:
             started.append(row[col["started_at"]])
-        if values is None:  # every combination failed: asv compresses to None
-            values = [None] * math.prod(len(p) for p in params)
-        combos = list(itertools.product(*[[_decode_param(v) for v in p] for p in params]))
-        if len(combos) != len(values):
-            raise UserError(f"corrupt results file {path}: {name} has {len(values)} results "
-                            f"for {len(combos)} parameter combinations")
         meta = benchmarks.get(name)
-        table.append((name, [dict(zip(_param_names(name, meta, len(params)), c)) for c in combos],
-                      values, _unit(name, meta)))
-    run = Run(
-        machine=machine,
-        commit=commit,
-        date_ms=data.get("date"),
-        env_name=str(data.get("env_name") or "unknown"),
-        python=str(data.get("python") or "unknown"),
-        machine_info=machine_info,
-        env=sidecars.get(commit[:8], {}),
-        path=path,
-        started_ms=min(started) if started else None,
-    )
-    return run, table
+        names = _param_names(name, meta, len(params))
+        table.append((name, [dict(zip(names, c)) for c in combos], values, unit_of(name, meta)))
+    header = {"commit": commit, "date": data.get("date") if _as_number(data.get("date")) is not None else None,
+              "env_name": str(data.get("env_name") or "unknown"), "python": str(data.get("python") or "unknown"),
+              "machine": (data.get("params") or {}).get("machine") if isinstance(data.get("params"), dict) else None,
+              "started": min(started) if started else None}
+    return header, table
 
 
 def _newest_commit(runs: list[Run]) -> str:
     return max(runs, key=lambda r: (r.date_ms or 0, r.started_ms or 0)).commit
 
 
+class _Reader:
+    """One pass over a results folder, collecting runs, figures and problems."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+        self.benchmarks: dict[str, dict] = {}
+        self.runs: list[Run] = []
+        self.tables: dict[Path, list] = {}
+        self.figures: dict[tuple[Path, str], dict[tuple, Figure]] = {}   # (folder, commit8) -> records
+        self.figure_files: dict[tuple[Path, str], Path] = {}
+
+    def json_object(self, path: Path, what: str) -> dict | None:
+        """A file that must hold a JSON object, or None with the problem recorded."""
+        try:
+            data = read_json(path)
+        except BadFile as err:
+            self.problems.append(Problem(path, str(err)))
+            return None
+        if not isinstance(data, dict):
+            self.problems.append(Problem(path, f"is not {what} (expected a JSON object)"))
+            return None
+        return data
+
+    def read(self) -> None:
+        if (self.root / "benchmarks.json").is_file():
+            data = self.json_object(self.root / "benchmarks.json", "asv's benchmarks.json")
+            self.benchmarks = {k: v for k, v in (data or {}).items() if isinstance(v, dict)}
+        for folder in _machine_dirs(self.root):
+            self.read_machine(folder)
+
+    def read_machine(self, folder: Path) -> None:
+        files = sorted(p for p in folder.glob("*.json") if p.is_file())
+        if not files:
+            return
+        info, note = {}, ""
+        machine_json = folder / "machine.json"
+        if machine_json.is_file():
+            info = self.json_object(machine_json, "asv's machine.json") or {}
+            note = "" if info else "machine.json is unreadable"
+        else:
+            note = "machine.json is missing"
+            self.problems.append(Problem(machine_json, "is missing: asv's record of the machine (CPU, RAM, OS) is "
+                                         "unknown; its name comes from the results files, else the folder",
+                                         remove=False))
+        sidecars = {}
+        for path in files:
+            if path.name.startswith(SIDECAR_PREFIX):
+                data = self.json_object(path, "an adcompare environment record")
+                if data is not None:
+                    sidecars[path.stem[len(SIDECAR_PREFIX):]] = data
+            elif path.name.startswith(FIGURES_PREFIX):
+                self.read_figures(folder, path)
+        for path in files:
+            if path.name == "machine.json" or path.name.startswith(OURS_PREFIX):
+                continue
+            try:
+                header, table = _parse_run(path, read_json(path), self.benchmarks)
+            except BadFile as err:
+                self.problems.append(Problem(path, str(err)))
+                continue
+            commit = header["commit"]
+            self.runs.append(Run(
+                machine=str(header["machine"] or info.get("machine") or folder.name), commit=commit,
+                date_ms=header["date"], env_name=header["env_name"], python=header["python"],
+                machine_info=info, env=sidecars.get(commit[:8], {}), path=path, started_ms=header["started"],
+                machine_note=note))
+            self.tables[path] = table
+
+    def read_figures(self, folder: Path, path: Path) -> None:
+        try:
+            figures, skipped = parse_figures(read_json(path))
+        except BadFile as err:
+            self.problems.append(Problem(path, f"{err}; its numbers are shown without CIs"))
+            return
+        except TypeError as err:
+            self.problems.append(Problem(path, f"is {err}; its numbers are shown without CIs"))
+            return
+        if skipped:
+            self.problems.append(Problem(path, f"{skipped} malformed figure record{'s' * (skipped != 1)} "
+                                         "ignored (their numbers are shown as asv's, without CIs)", remove=False))
+        key = (folder, path.stem[len(FIGURES_PREFIX):])
+        self.figures[key] = figures
+        self.figure_files[key] = path
+
+
+def _no_results_error(root: Path, problems: list[Problem]) -> UserError:
+    bad = [p for p in problems if p.remove]
+    if not bad:
+        return UserError(f"no asv results in {root} (expected {root}/<machine>/<commit>-<env>.json "
+                         "next to machine.json); run `adcompare run` first")
+    first = bad[0]
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    paths = " ".join(quoted(p.path) for p in bad)
+    return UserError(f"no valid asv results in {root}: {first.path} {first.message}{more}; "
+                     f"remove with: rm {paths}")
+
+
 def load_results(results_dir: str | Path) -> ResultSet:
-    """Read an asv results directory; UserError (one line) when it is missing, empty or corrupt."""
+    """Read a results directory. UserError (one line) when it is missing or holds no valid results;
+    bad files, gaps and invalid numbers otherwise go into `problems` / `invalid`."""
     root = Path(results_dir)
     if not root.exists():
         raise UserError(f"results directory {root} does not exist; run `adcompare run` first")
     if not root.is_dir():
         raise UserError(f"results path {root} is not a directory")
-    benchmarks = {}
-    if (root / "benchmarks.json").is_file():
-        benchmarks = _read_json(root / "benchmarks.json")
-        if not isinstance(benchmarks, dict):
-            raise UserError(f"corrupt results file {root / 'benchmarks.json'}: expected a JSON object")
-        benchmarks = {k: v for k, v in benchmarks.items() if isinstance(v, dict)}
-
-    runs: list[Run] = []
-    tables: dict[Path, list] = {}
-    for machine_dir in _machine_dirs(root):
-        machine_info = _read_json(machine_dir / "machine.json")
-        if not isinstance(machine_info, dict):
-            raise UserError(f"corrupt results file {machine_dir / 'machine.json'}: expected a JSON object")
-        sidecars = _load_sidecars(machine_dir)
-        for path in sorted(machine_dir.glob("*.json")):
-            if path.name == "machine.json" or path.name.startswith(SIDECAR_PREFIX):
-                continue
-            run, table = _load_run(path, machine_info, sidecars, benchmarks)
-            runs.append(run)
-            tables[path] = table
-    if not runs:
-        raise UserError(f"no asv results in {root} (expected {root}/<machine>/<commit>-<env>.json "
-                        "next to machine.json); run `adcompare run` first")
-    runs.sort(key=lambda r: (r.machine, r.date_ms or 0, r.started_ms or 0, r.env_name))
+    reader = _Reader(root)
+    reader.read()
+    if not reader.runs:
+        raise _no_results_error(root, reader.problems)
+    runs = sorted(reader.runs, key=lambda r: (r.machine, r.date_ms or 0, r.started_ms or 0, r.env_name))
 
     by_machine: dict[str, list[Run]] = {}
     for run in runs:
@@ -266,18 +431,36 @@ def load_results(results_dir: str | Path) -> ResultSet:
     # number wins where they overlap, so a chart never gets two points for one combination.
     chosen: dict[tuple, Measurement] = {}
     outcomes: dict[str, Counter] = {}
+    used: dict[tuple[Path, str], set] = {}
     for run in sorted(latest, key=lambda r: r.started_ms or 0):
-        for name, combos, values, unit in tables[run.path]:
+        figure_key = (run.path.parent, run.short_commit)
+        figures = reader.figures.get(figure_key, {})
+        seen = used.setdefault(figure_key, set())
+        for name, combos, values, unit in reader.tables[run.path]:
             count = outcomes.setdefault(name, Counter())
             for params, raw in zip(combos, values):
                 value = _as_number(raw)
                 if value is None:
                     count["failed" if raw is None else "skipped"] += 1
                     continue
-                count["ok"] += 1
-                key = (run.machine, name, tuple(sorted((k, repr(v)) for k, v in params.items())))
-                chosen[key] = Measurement(name, params, value, unit, run)
-    return ResultSet(root, runs, latest, list(chosen.values()), outcomes, benchmarks)
+                pkey = params_key(params)
+                figure = figures.get((name, pkey))
+                if figure is not None:
+                    seen.add((name, pkey))
+                    value = figure.value
+                chosen[(run.machine, name, pkey)] = Measurement(name, params, value, unit, run, figure)
+    measurements, invalid = [], []
+    for m in chosen.values():
+        ok = is_valid(m.value, m.unit)
+        (measurements if ok else invalid).append(m)
+        outcomes[m.benchmark]["ok" if ok else "invalid"] += 1
+    problems = list(reader.problems)
+    for key, figures in reader.figures.items():
+        orphans = len(set(figures) - used.get(key, set()))
+        if key in used and orphans:
+            problems.append(Problem(reader.figure_files[key], f"{orphans} figure record{'s' * (orphans != 1)} match "
+                                    "no number in asv's results and are not shown", remove=False))
+    return ResultSet(root, runs, latest, measurements, outcomes, reader.benchmarks, problems, invalid)
 
 
 def parsed(m: Measurement) -> tuple[str, int, dict[str, int]] | None:

@@ -2,16 +2,17 @@
 
 The sidecar (`adcompare.environment.collect`) holds ``cpu: {model, cores, arch}``, ``threads``
 (policy, ``torch_threads``, threadpoolctl's ``blas`` pools, the thread variables in ``env``),
-``versions``, ``gpus: [{name, driver, cuda, memory}]``, ``grid``, ``dtypes`` and ``date``.
-Every accessor falls back to machine.json, then to "unknown", so older or partial records still
-render.
+``versions``, ``gpus: [{name, driver, cuda, memory}]``, ``grid``, ``dtypes``, ``date`` and the run
+records (``runs: [{id, date, quick, grid, selection, combinations, passes, seconds, status}]``,
+or one ``run`` object in older sidecars). Every accessor falls back to machine.json, then to
+"unknown", so older or partial records still render.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adcompare.report.results import Run, format_ms
+from adcompare.report.results import Run, format_ms, sidecar_runs
 
 UNKNOWN = "unknown"
 VERSION_ORDER = ("python", "numpy", "torch", "jax", "jaxlib", "autograd", "array-api-compat")
@@ -113,3 +114,44 @@ def recorded_at(run: Run) -> str:
     if isinstance(date, str) and date:
         return date.replace("T", " ").replace("+00:00", " UTC")
     return run.started
+
+
+def ram(run: Run) -> str:
+    """machine.json's `ram` is asv's util.get_memsize(): bytes (MemTotal in kB × 1024 on Linux)."""
+    value = run.machine_info.get("ram")
+    try:
+        return f"{int(value) / 2**30:.1f} GiB"
+    except (TypeError, ValueError):
+        return UNKNOWN
+
+
+RUN_FIELDS = ("id", "date", "quick", "grid", "selection", "combinations", "passes", "seconds", "status")
+
+
+def run_records(run: Run) -> list[dict[str, str]]:
+    """The runs merged into this commit's results, each field as text ("unknown" where absent)."""
+    rows = []
+    for record in sidecar_runs(run.env):
+        row = {}
+        for key in RUN_FIELDS:
+            value = record.get(key)
+            if key == "status" and value is None:
+                value = record.get("asv_status")     # older sidecars
+            if key == "quick" and isinstance(value, bool):
+                value = "quick (smoke test)" if value else "full"
+            elif isinstance(value, (list, tuple)):
+                value = ", ".join(map(str, value))
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items())
+            row[key] = str(value) if _present(value) else UNKNOWN
+        rows.append(row)
+    return rows
+
+
+def runs_summary(run: Run) -> str:
+    records = run_records(run)
+    if not records:
+        return "not recorded"
+    quick = sum(1 for r in records if r["quick"].startswith("quick"))
+    text = f"{len(records)} run{'s' * (len(records) != 1)}"
+    return text + (f", {quick} quick" if quick else "")
