@@ -286,8 +286,8 @@ def profile_cases(grid: str, problem: Problem) -> list[str]:
     if grid != "main":
         return cases
     if problem.field_derivatives:
-        scalar = instance_of(cases[0]).m == 1
-        return list(dict.fromkeys(([cases[0]] if scalar else []) + [main_case(problem)]))
+        forward_gradient = instance_of(cases[0]).m == 1 and fits(cases[0], "jacobian-fwd")
+        return list(dict.fromkeys(([cases[0]] if forward_gradient else []) + [main_case(problem)]))
     if problem.name in MAIN_SCALING:
         return list(dict.fromkeys([cases[0], cases[-1]]))
     return cases[-1:] if problem.name in MAIN_LARGEST else []
@@ -295,16 +295,18 @@ def profile_cases(grid: str, problem: Problem) -> list[str]:
 
 def profile_jobs(grid: str, target: str) -> Iterator[Job]:
     """Steady-state time and cost ratios of primal, vjp and jvp over each problem's sizes, the
-    reference kernel beside them; a workload adds its field derivatives (a scalar workload's
-    forward-mode gradient, n tangents, only at its smallest size: it shows why reverse wins).
+    reference kernel beside them; a workload adds its field derivatives, and a scalar workload at
+    its smallest size both batched Jacobians (the gradient by n tangents against one cotangent:
+    why reverse wins), so the crossover factor comes with it.
     full adds the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
     wide: every operator at every size in both dtypes."""
     for problem in all_problems():
         cases = profile_cases(grid, problem)
         for dtype in (DTYPES if grid == "wide" else ("float64",)):
             for case in cases:
-                derivatives = [op for op in problem.field_derivatives
-                               if not (op == "jacobian-fwd" and instance_of(case).m == 1 and case != cases[0])]
+                derivatives = list(problem.field_derivatives)
+                if derivatives and instance_of(case).m == 1 and case == cases[0]:
+                    derivatives += BATCHED_JACOBIANS     # the gradient by n tangents against by one cotangent
                 if grid == "main" and problem.field_derivatives and case != main_case(problem):
                     # a scalar workload's smallest size is there for its forward-mode gradient only
                     yield case_job(target, "float64", case, (), derivatives=derivatives)

@@ -1,0 +1,59 @@
+"""The workloads section from a real quick run of two workloads: the derivative/objective lines,
+the published reference marks, the forward/reverse table and the sizes that could not run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adcompare.report.sections import workloads
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("asv")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    results = tmp_path_factory.mktemp("workloads") / "results"
+    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--quick", "--backend", "numpy", "--problem",
+                           "gmm", "--problem", "ode", "--results", str(results), "--machine", "wl-box"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return results, (results / "html" / "adcompare" / "index.html").read_text(encoding="utf-8")
+
+
+def figures(html: str) -> list[dict]:
+    """Every plotly figure of the page, decoded (plotly escapes non-ASCII in its JSON)."""
+    out = []
+    marker = "Plotly.newPlot("
+    start = 0
+    while (i := html.find(marker, start)) >= 0:
+        j = html.index("[", i)
+        data, end = json.JSONDecoder().raw_decode(html[j:])
+        out.append(data)
+        start = j + end
+    return out
+
+
+def test_lines_of_derivative_over_objective_with_published_marks(page):
+    results, html = page
+    assert "Workloads: the field" in html
+    traces = [t for fig in figures(html) for t in fig]
+    names = {t.get("name") for t in traces}
+    assert "numpy:cpu" in names
+    assert {"published: ADBench Manual (C++)", "published: ADBench Tapenade"} <= names
+    manual = next(t for t in traces if t.get("name") == "published: ADBench Manual (C++)")
+    assert list(manual["y"])[:3] == [1.88, 2.94, 2.18]
+    assert [w for w, *_ in workloads.REFERENCE_MARKS].count("lse") == 2
+
+
+def test_forward_against_reverse_table_and_skipped_sizes(page):
+    results, html = page
+    assert "Forward against reverse on the workloads" in html
+    row = html[html.index("ode:1000:s=10"):][:600]
+    assert "jacobian-fwd" not in row or "forward" in row or "reverse" in row or "tie" in row
+    assert any(w in row for w in ("forward", "reverse", "tie"))
+    # gmm's forward-mode gradient at its smallest size is in the table too
+    assert "gmm:30:N=1000,d=2,k=5" in html
