@@ -184,8 +184,9 @@ def instance_of(case: str):
 
 
 def sweep_cases(problem: Problem) -> list[str]:
-    """The problem's sweep as case ids, smallest n first."""
-    return sorted((case_id(problem, **kw) for kw in problem.sweep()), key=lambda c: instance_of(c).n)
+    """The problem's sweep as case ids, smallest first (by n, then by m)."""
+    return sorted((case_id(problem, **kw) for kw in problem.sweep()),
+                  key=lambda c: (instance_of(c).n, instance_of(c).m))
 
 
 def largest_case(problem: Problem) -> str:

@@ -40,6 +40,14 @@ def shape_text(problem: Problem) -> str:
     return "n → m"
 
 
+def sweep_text(problem: Problem) -> str:
+    """The sizes swept: n, or n → m where n stays fixed and the outputs grow (ht)."""
+    shapes = sweep_shapes(problem)
+    if len({n for n, _ in shapes}) == 1 and len(shapes) > 1:
+        return ", ".join(f"{n}→{m}" for n, m in shapes)
+    return ", ".join(str(n) for n, _ in shapes)
+
+
 def options_text(problem: Problem) -> str:
     return ", ".join(f"{k}={'n' if v is None else v}" for k, v in problem.options.items())
 
@@ -60,10 +68,10 @@ def backend_status(backend, device: str) -> str:
 
 
 def main(args) -> int:
-    problems = [[p.name, shape_text(p), ", ".join(str(n) for n, _ in sweep_shapes(p)), options_text(p), p.summary]
+    problems = [[p.name, shape_text(p), sweep_text(p), options_text(p), p.summary]
                 for p in all_problems()]
     print("Problems")
-    print(table(["name", "n → m", "sweep n", "options", "summary"], problems))
+    print(table(["name", "n → m", "sweep", "options", "summary"], problems))
     backends = []
     for b in all_backends():
         for device in b.devices:
