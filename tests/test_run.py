@@ -16,7 +16,8 @@ from adcompare import store
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
-SMALL = ["--quick", "--backend", "numpy", "--problem", "poly3", "--problem", "lorenz96"]
+# the main grid times neither poly3 nor lorenz96 at every size; the full grid does
+SMALL = ["--quick", "--grid", "full", "--backend", "numpy", "--problem", "poly3", "--problem", "lorenz96"]
 
 
 def run(results: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -76,7 +77,8 @@ def test_a_narrow_rerun_merges_and_adds_its_own_record(first_run, tmp_path):
     import shutil
     shutil.copytree(first_run[0], results)
     before = keys(figures_file(results))
-    done = run(results, "--quick", "--backend", "numpy", "--problem", "poly3", "--bench", "CostRatios")
+    done = run(results, "--quick", "--grid", "full", "--backend", "numpy", "--problem", "poly3", "--bench",
+               "CostRatios")
     assert done.returncode == 0, done.stderr[-2000:]
     after = figures_file(results)
     assert keys(after) == before                                  # nothing lost, nothing doubled
@@ -181,8 +183,8 @@ def test_run_mistakes_are_one_line_and_exit_2(tmp_path, argv, words):
 
 
 def test_run_list_prints_asv_names():
-    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--list", "--backend", "numpy", "--problem",
-                           "poly3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--list", "--grid", "full", "--backend", "numpy",
+                           "--problem", "poly3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "time_operators.Operators.track_seconds('numpy:cpu', 'float64', 'poly3:3', 'vjp')" in lines
