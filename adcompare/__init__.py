@@ -5,6 +5,17 @@ across PyTorch, JAX, HIPS autograd and a numpy reference engine.
     ad.vjp("poly3", [1, 2, 3], v=[3, 2, 1], backend="torch")   # array([10., 34., 42.])
 """
 
-from adcompare.api import hvp, instance, jacobian, jvp, prepare, primal, problem_names, vjp  # noqa: F401
+from adcompare.api import (  # noqa: F401
+    coloring,
+    hvp,
+    instance,
+    jacobian,
+    jvp,
+    prepare,
+    primal,
+    problem_names,
+    sparsity_pattern,
+    vjp,
+)
 from adcompare.backends import Unavailable, backend_names  # noqa: F401
 from adcompare.errors import UserError  # noqa: F401

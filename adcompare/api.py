@@ -3,6 +3,8 @@
     import adcompare as ad
     ad.vjp("poly3", [1, 2, 3], v=[3, 2, 1], backend="torch")     # vᵀJ -> array([10., 34., 42.])
     ad.jacobian("affine", x, mode="rev", strategy="loop", m=5)   # problem options as keywords
+    ad.jacobian("brusselator", mode="fwd", strategy="sparse", N=32)   # a scipy.sparse.csr_matrix
+    ad.sparsity_pattern("lorenz96", n=64, steps=2), ad.coloring("ba", mode="fwd")
 
 x is a 1-D vector whose length is n; a missing direction (v or t) is a vector of ones, as
 `backward()` on a scalar uses 1. For timing, `prepare` returns the ready-to-run operator.
@@ -102,9 +104,46 @@ def jacobian(name: str, x=None, mode: str = "fwd", strategy: str = "batched", *,
              device: str = "cpu", dtype: str = "float64", data: str | os.PathLike | None = None,
              **opts) -> np.ndarray:
     """J, shape (m, n): mode "fwd" (n tangents) or "rev" (m cotangents); strategy "batched"
-    (one vectorised pass) or "loop" (one product at a time)."""
+    (one vectorised pass), "loop" (one product at a time) or "sparse" (one product per colour of
+    the pattern's columns or rows, batched; returns a scipy.sparse.csr_matrix)."""
     op = jacobian_operator(mode, strategy)
     return _evaluate(op.name, name, x, None, backend, device, dtype, data, opts)
+
+
+def _sized_instance(name: str, x, n, data, opts) -> tuple[Instance, np.ndarray | None]:
+    """The instance for x (its length is n) or for n, and x checked against it."""
+    if x is not None:
+        x = as_vector(x)
+        if n is not None and n != x.shape[0]:
+            raise UserError(f"n = {n} but x has length {x.shape[0]}")
+        n = x.shape[0]
+    inst = instance(name, n, data=data, **opts)
+    return inst, None if x is None else inst.check_input(x)
+
+
+def sparsity_pattern(name: str, x=None, *, n: int | None = None, data: str | os.PathLike | None = None,
+                     **opts):
+    """The global Jacobian pattern (m × n boolean scipy.sparse.csr_matrix), detected by the
+    engine without computing derivatives; it contains J's non-zeros at every x. x (default x0)
+    only supplies the values comparisons in the problem read."""
+    from adcompare import sparse   # scipy and numba load on first use, not with adcompare
+
+    inst, x = _sized_instance(name, x, n, data, opts)
+    return sparse.pattern_of(inst).copy() if x is None else sparse.jacobian_pattern(inst, x)   # the cache stays ours
+
+
+def coloring(name: str, mode: str = "fwd", *, n: int | None = None, order: str = "best",
+             data: str | os.PathLike | None = None, **opts) -> np.ndarray:
+    """One integer colour per column (mode "fwd") or per row ("rev") of the Jacobian pattern: no two
+    columns (rows) of one colour share a row (column). `order`: "best" (the fewest colours of the
+    greedy orders, improved by iterated greedy; the one the sparse Jacobians use) or one order
+    alone: "natural", "largest-first", "smallest-last"."""
+    from adcompare import colorings, sparse
+
+    inst, _ = _sized_instance(name, None, n, data, opts)
+    if order == "best":
+        return sparse.plan(inst, mode).colors.copy()
+    return colorings.color(sparse.pattern_of(inst), mode, order)
 
 
 def hvp(name: str, x=None, t=None, mode: str = "fwd-rev", *, backend: str = "numpy", device: str = "cpu",

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 from adcompare import figures as F
 from adcompare.grid import Job, Plan
+from adcompare.measure import PRELOAD_ENV
 from adcompare.worker import Settings, run_job
 
 PRELOAD = "adcompare.preload"
@@ -46,9 +47,12 @@ class Budget:
 def _child(job: Job, settings: Settings, pass_number: int, out: str) -> None:
     record = run_job(job, settings, pass_number)
     tmp = out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(record, fh)
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(record, fh)
+        os.replace(tmp, out)
+    except FileNotFoundError:   # the campaign was interrupted and removed its scratch folder
+        pass
 
 
 class Runner:
@@ -183,6 +187,8 @@ def run(plan: Plan, settings: Settings, budget: Budget, journal: Path, seed: int
     """Measure every job of the plan (see the module docstring); records also go to `journal`.
     An interrupt (Ctrl-C) ends the campaign early with what was measured so far."""
     rng = random.Random(seed)
+    # the fork server (started on the first job, with this environment) loads only these backends
+    os.environ[PRELOAD_ENV] = ",".join(sorted({job.target.split(":")[0] for job in plan.jobs}))
     with tempfile.TemporaryDirectory(prefix="adcompare-records-") as tmp, open(journal, "a") as out:
         session = _Session(Runner(settings, budget.job_timeout, Path(tmp)), budget, out, log)
         passes, extra, interrupted = 0, 0, False

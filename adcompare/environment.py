@@ -102,9 +102,17 @@ def threads_probe() -> dict[str, Any]:
             "try:\n    import jax; r['jax_devices'] = [str(d) for d in jax.devices()]\n"
             "except Exception as e:\n    r['jax_devices'] = repr(e)\n"
             "json.dump(r, sys.stdout)\n")
+    from adcompare.backends import all_backends
+    from adcompare.measure import PRELOAD_ENV
+
+    # every framework, but not torch.compile's toolchain setup: threads do not depend on it
+    frameworks: dict[str, str] = {}
+    for backend in all_backends():   # one backend per framework module, the first (eager) one
+        frameworks.setdefault(backend.module, backend.name)
+    env = {**os.environ, PRELOAD_ENV: ",".join(frameworks.values())}
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=120, check=True).stdout
+                             timeout=120, check=True, env=env).stdout
         return json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError) as err:
         return {"error": f"thread probe failed: {err}"}

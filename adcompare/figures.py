@@ -108,6 +108,12 @@ def process_estimate(spec: FigureSpec, record: Mapping[str, Any]) -> dict:
         out["check"] = statistics.median(math.log(x / y) for x, y in zip(a["seconds"], b["seconds"])) \
             - math.log(spec.divisor)
         out["drift"] = _not_settled(a) or _not_settled(b)
+    elif spec.formula == "sum-ratio":
+        b, c = arms[spec.arms[1]], arms[spec.arms[2]]
+        out["log"] = math.log(min(a["seconds"]) + min(b["seconds"])) - _fastest(c)
+        out["check"] = statistics.median(math.log((x + y) / z) for x, y, z in zip(a["seconds"], b["seconds"],
+                                                                                  c["seconds"]))
+        out["drift"] = _not_settled(a) or _not_settled(b) or _not_settled(c)
     else:
         raise ValueError(f"unknown formula {spec.formula!r}")
     for label, name in spec.parts:
@@ -127,6 +133,9 @@ def _round_se(spec: FigureSpec, record: Mapping[str, Any]) -> tuple[float, int] 
     if spec.formula == "ratio":
         b = arms[spec.arms[1]]["seconds"]
         logs = [math.log(x / y) for x, y in zip(a, b)]
+    elif spec.formula == "sum-ratio":
+        b, c = arms[spec.arms[1]]["seconds"], arms[spec.arms[2]]["seconds"]
+        logs = [math.log((x + y) / z) for x, y, z in zip(a, b, c)]
     else:
         logs = [math.log(x) for x in a]
     return statistics.stdev(logs) / math.sqrt(len(logs)), len(logs) - 1
@@ -175,7 +184,7 @@ def _flags(spec: FigureSpec, kind: str, estimate: stats.Estimate, ok, drift: boo
         flags.append("wide-ci")
     if sum(e["drift"] for _, e in ok) * 2 >= len(ok) and kind == "timing":
         flags.append("warmup-drift")
-    if spec.formula == "ratio":
+    if spec.formula in ("ratio", "sum-ratio"):
         checks = [e["check"] for _, e in ok if e["check"] is not None]
         if checks:
             gap = abs(estimate.log_mean - statistics.fmean(checks))

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 from adcompare.backends import DTYPES, all_backends, device_key, get_backend
 from adcompare.cases import case_instance, format_case
 from adcompare.errors import choose_from
-from adcompare.operators import OPERATORS, get_operator
+from adcompare.operators import OPERATORS, SPARSE_JACOBIANS, get_operator
 from adcompare.problems import Problem, all_problems, get_problem
 
 GRIDS = ("main", "full", "wide")
@@ -95,9 +95,16 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
               "bytes", repeated=False),
     Benchmark("compile.Prepare.track_prepare_seconds", ("target", "dtype", "case", "operator"), "seconds"),
     Benchmark("compile.FirstCall.track_first_call_seconds", ("target", "case", "operator"), "seconds"),
+    Benchmark("sparse.SparseJacobians.track_sparse_factor", ("target", "dtype", "case"), "ratio"),
+    Benchmark("sparse.SparseSpeedup.track_speedup", ("target", "dtype", "case", "mode"), "ratio"),
+    Benchmark("sparse.Detection.track_detection_seconds", ("target", "dtype", "case"), "seconds"),
+    Benchmark("sparse.Coloring.track_coloring_seconds", ("target", "dtype", "case", "mode"), "seconds"),
+    Benchmark("sparse.SetupRatio.track_setup_ratio", ("target", "dtype", "case", "mode"), "ratio"),
+    Benchmark("sparse.Colors.track_colors", ("target", "dtype", "case", "mode"), "colors", repeated=False),
+    Benchmark("sparse.LowerBound.track_lower_bound", ("target", "dtype", "case", "mode"), "colors", repeated=False),
 ]}
-(SECONDS, CROSSOVER, COST_RATIO, DERIVATIVE_RATIO, NOISE_FLOOR, TAPE, PEAK, PREPARE,
- FIRST_CALL) = BENCHMARKS
+(SECONDS, CROSSOVER, COST_RATIO, DERIVATIVE_RATIO, NOISE_FLOOR, TAPE, PEAK, PREPARE, FIRST_CALL,
+ SPARSE_FACTOR, SPARSE_SPEEDUP, DETECTION, COLORING, SETUP_RATIO, COLORS, LOWER_BOUND) = BENCHMARKS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +122,7 @@ class FigureSpec:
 
     "seconds": per-call seconds of arms[0]; "ratio": arms[0] / (divisor · arms[1]);
     "prepare": the process's preparation seconds of arms[0]; "first-call": a fresh interpreter's
-    seconds to import, prepare and run arms[0]; "bytes": the counter of arms[0].
+    seconds to import, prepare and run arms[0]; "bytes": the counter of arms[0] (bytes, colours).
     `parts` are (label, arm) pairs: arms whose own seconds are reported beside the figure."""
 
     benchmark: str
@@ -312,8 +319,8 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
                     # a scalar workload's smallest size is there for its forward-mode gradient only
                     yield case_job(target, "float64", case, (), derivatives=derivatives)
                     continue
-                if grid == "wide":
-                    ops: tuple[str, ...] = tuple(OPERATORS)
+                if grid == "wide":   # (sparse Jacobians: their own family, on the problems they suit)
+                    ops: tuple[str, ...] = tuple(op for op in OPERATORS if op not in SPARSE_JACOBIANS)
                 elif grid == "full":
                     ops = PRODUCT_OPERATORS + HVPS + (JACOBIANS if case == middle_case(problem) else ())
                 else:
@@ -414,10 +421,69 @@ def count_jobs(grid: str, target: str) -> Iterator[Job]:
                     for op in PRODUCT_OPERATORS:
                         arms.append(_arm(op, c, f"peak@{c}/{op}"))
                         figures.append(FigureSpec(PEAK, (target, dtype, c, op), "bytes", (f"peak@{c}/{op}",)))
+        if target == SPARSE_SETUP_TARGET:   # colour counts and their lower bounds (our engine's patterns)
+            for c in sparse_cases(grid):
+                for mode in MODES:
+                    for name, benchmark in (("colors", COLORS), ("bound", LOWER_BOUND)):
+                        arms.append(_arm(SPARSE_JACOBIAN[mode], c, f"{name}@{c}/{mode}"))
+                        figures.append(FigureSpec(benchmark, (target, dtype, c, mode), "bytes", (f"{name}@{c}/{mode}",)))
         yield Job("count", target, dtype, tuple(arms), tuple(figures))
 
 
-FAMILY_JOBS = (profile_jobs, crossover_jobs, noise_floor_jobs, prepare_jobs, first_call_jobs, count_jobs)
+# --- sparse Jacobians ---------------------------------------------------------------------------
+MODES = ("fwd", "rev")
+DENSE_JACOBIAN = {"fwd": "jacobian-fwd", "rev": "jacobian-rev"}
+SPARSE_JACOBIAN = dict(zip(MODES, SPARSE_JACOBIANS))
+# Detection and colouring are our engine's (one pattern for every backend), timed on its target.
+SPARSE_SETUP_TARGET = "numpy:cpu"
+DETECT = "sparsity-detection"
+COLORING_STEP = {"fwd": "coloring-fwd", "rev": "coloring-rev"}
+SETUP_STEPS = (DETECT, *COLORING_STEP.values())
+# main: two cases where both dense and sparse Jacobians fit and are quick enough for its budget
+SPARSE_MAIN = (("brusselator", {"N": 32}), ("ba", {"c": 4, "p": 16, "o": 64}))
+
+
+def sparse_cases(grid: str) -> list[str]:
+    problems = [p for p in all_problems() if p.sparse_jacobian]
+    if grid != "main":
+        return [c for p in problems for c in sweep_cases(p)]
+    names = {p.name for p in problems}
+    return [case_id(get_problem(name), **opts) for name, opts in SPARSE_MAIN if name in names]
+
+
+def sparse_jobs(grid: str, target: str) -> Iterator[Job]:
+    """Sparse against dense Jacobians, both modes, timed together on each structured case: the
+    sparse crossover t_fwd/t_rev (c_col JVPs against c_row VJPs) and each mode's speedup
+    t_dense/t_sparse; on our engine's target also sparsity detection and colouring, and their
+    sum against one dense Jacobian of the same mode."""
+    for case in sparse_cases(grid):
+        ops = [op for op in (*DENSE_JACOBIAN.values(), *SPARSE_JACOBIAN.values()) if fits(case, op)]
+        arms = [_arm(op, case) for op in ops]
+        figures = [FigureSpec(SECONDS, (target, "float64", case, op), "seconds", (op,)) for op in ops]
+        fwd, rev = SPARSE_JACOBIAN["fwd"], SPARSE_JACOBIAN["rev"]
+        if fwd in ops and rev in ops:
+            figures.append(FigureSpec(SPARSE_FACTOR, (target, "float64", case), "ratio", (fwd, rev),
+                                      parts=(("fwd", fwd), ("rev", rev))))
+        for mode in MODES:
+            dense, sparse_op = DENSE_JACOBIAN[mode], SPARSE_JACOBIAN[mode]
+            if dense in ops and sparse_op in ops:
+                figures.append(FigureSpec(SPARSE_SPEEDUP, (target, "float64", case, mode), "ratio", (dense, sparse_op),
+                                          parts=(("dense", dense), ("sparse", sparse_op))))
+        if target == SPARSE_SETUP_TARGET and any(op in ops for op in SPARSE_JACOBIAN.values()):
+            arms += [_arm(step, case) for step in SETUP_STEPS]
+            figures.append(FigureSpec(DETECTION, (target, "float64", case), "seconds", (DETECT,)))
+            for mode in MODES:
+                step = COLORING_STEP[mode]
+                figures.append(FigureSpec(COLORING, (target, "float64", case, mode), "seconds", (step,)))
+                if DENSE_JACOBIAN[mode] in ops:
+                    figures.append(FigureSpec(SETUP_RATIO, (target, "float64", case, mode), "sum-ratio",
+                                              (DETECT, step, DENSE_JACOBIAN[mode]),
+                                              parts=(("detection", DETECT), ("coloring", step),
+                                                     ("dense", DENSE_JACOBIAN[mode]))))
+        yield Job("timing", target, "float64", tuple(arms), tuple(figures))
+
+
+FAMILY_JOBS = (profile_jobs, crossover_jobs, noise_floor_jobs, prepare_jobs, first_call_jobs, count_jobs, sparse_jobs)
 
 
 # --- the grid, reduced to what can run here -----------------------------------------------------
@@ -450,7 +516,7 @@ def _arm_reason(job: Job, arm: ArmSpec, grid: str) -> str | None:
     if not affordable(job.target, arm.case, grid):
         return (f"{job.target} compiles {arm.case} only up to depth {MAX_COMPILED_DEPTH[grid]} in the "
                 f"{grid} grid (compile time grows faster than the depth)")
-    if job.kind == "count":
+    if job.kind == "count" or arm.operator in SETUP_STEPS:
         return None     # the counter decides per arm (tape bytes need no operator support)
     return why_not(job.target, job.dtype, arm.case, arm.operator)
 

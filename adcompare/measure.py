@@ -29,10 +29,11 @@ from adcompare.problems import Instance
 
 THREADS = 1
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+                   "TORCHINDUCTOR_COMPILE_THREADS")   # torch.compile: no compile worker pool
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
-COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's persistent compilation cache
+COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's and Inductor's compile caches
 
 # Largest arrays an operator may need before a combination counts as "too large for this
 # machine" (n/a rather than a swap storm): elements of the Jacobian plus its seed matrix, and
@@ -122,15 +123,26 @@ LAZY_MODULES = {
 }
 
 
+PRELOAD_ENV = "ADCOMPARE_PRELOAD"   # backends a fork server serves (comma-separated; unset: all)
+
+
 def preimport_frameworks() -> list[str]:
     """Import the installed frameworks (and their lazily loaded AD modules) without touching
     any device: no CUDA context, no XLA client.
 
-    Used by asv's forkserver: every benchmark process is forked from a server that already
-    paid the imports, so a combination costs its own preparation, not ~2 s of imports."""
+    Used by asv's forkserver and the campaign's: every benchmark process is forked from a server
+    that already paid the imports, so a combination costs its own preparation, not ~2 s of
+    imports. With $ADCOMPARE_PRELOAD set (the campaign sets it to its plan's backends), only
+    their frameworks load, and torch.compile's one-time toolchain setup (~15 s) only for
+    torch-compile."""
     pin_threads()
+    wanted = os.environ.get(PRELOAD_ENV)
+    backends = [get_backend(b) for b in wanted.split(",") if b] if wanted is not None else None
+    modules = None if backends is None else {b.module for b in backends if getattr(b, "module", None)}
     loaded = []
     for name, lazy in LAZY_MODULES.items():
+        if modules is not None and name not in modules:
+            continue
         try:
             __import__(name)
         except ImportError:
@@ -150,21 +162,29 @@ def preimport_frameworks() -> list[str]:
             torch.set_num_interop_threads(THREADS)
         except RuntimeError:   # only settable before torch's first inter-op work
             pass
+        from adcompare.backends import torch_compile
+        if (backends is None or any(b.name == torch_compile.TorchCompileBackend.name for b in backends)) \
+                and torch_compile.compiler_missing() is None:   # Inductor's one-time setup: builds, no threads
+            torch_compile.initialize_toolchain()
     pin_threads()
     return loaded
 
 
 def use_compile_cache() -> bool:
-    """Share JAX compilations between benchmark processes through a persistent cache in
-    $ADCOMPARE_COMPILE_CACHE (set by `adcompare run`), if set.
+    """Share JAX and torch.compile compilations between benchmark processes through persistent
+    caches in $ADCOMPARE_COMPILE_CACHE (set by `adcompare run`), if set.
 
     Every combination is its own process, and eager JAX compiles each primitive per shape on
-    first use: 1–4 s of preparation per process, repeated for every operator of a case. For
-    steady-state time, ratios and memory that cost is outside the measurement, so those
-    families read compilations from the cache; the compile-time families never call this."""
+    first use: 1–4 s of preparation per process, repeated for every operator of a case; a
+    torch.compile operator takes seconds more. For steady-state time, ratios and memory that cost
+    is outside the measurement, so those families read compilations from the cache; the
+    compile-time families never call this (torch-compile then compiles cold, in a private
+    directory; `torch_compile.cache_state(prepared)` says which a prepare got)."""
     directory = os.environ.get(COMPILE_CACHE_ENV)
     if not directory:
         return False
+    from adcompare.backends import torch_compile
+    torch_compile.use_shared_cache(os.path.join(directory, "torchinductor"))
     settings = {"jax_compilation_cache_dir": directory,
                 "jax_persistent_cache_min_compile_time_secs": 0.0,
                 "jax_persistent_cache_min_entry_size_bytes": 0}

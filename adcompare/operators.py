@@ -17,7 +17,7 @@ class Operator:
     name: str          # id used everywhere ("jacobian-fwd-loop")
     kind: str          # "primal" | "vjp" | "jvp" | "jacobian" | "hvp"
     mode: str          # "none" | "fwd" | "rev" | "fwd-rev" | "rev-rev" | "rev-fwd"
-    strategy: str      # "single" | "batched" | "loop"
+    strategy: str      # "single" | "batched" | "loop" | "sparse"
     direction: str     # what the run needs besides x: "" | "v" (cotangent, m) | "t" (tangent, n)
     doc: str
 
@@ -31,7 +31,8 @@ class Operator:
         return not self.scalar_only or inst.m == 1
 
     def passes(self, n: int, m: int) -> int:
-        """Number of JVP/VJP products the operator does: n forward or m reverse for a Jacobian."""
+        """Number of JVP/VJP products the operator does: n forward or m reverse for a Jacobian (for
+        a sparse one, at most that: it does one per colour, `sparse.plan(inst, mode).count`)."""
         if self.kind == "jacobian":
             return n if self.mode == "fwd" else m
         return 1
@@ -47,6 +48,10 @@ OPERATORS: dict[str, Operator] = {
         Operator("jacobian-rev", "jacobian", "rev", "batched", "", "J from m cotangents in one vectorised reverse pass"),
         Operator("jacobian-fwd-loop", "jacobian", "fwd", "loop", "", "J from a Python loop of n JVPs"),
         Operator("jacobian-rev-loop", "jacobian", "rev", "loop", "", "J from one recording and a loop of m VJPs"),
+        Operator("jacobian-fwd-sparse", "jacobian", "fwd", "sparse", "",
+                 "sparse J from one JVP per column colour, batched, decompressed into CSR"),
+        Operator("jacobian-rev-sparse", "jacobian", "rev", "sparse", "",
+                 "sparse J from one VJP per row colour, batched, decompressed into CSR"),
         Operator("hvp-fwd-rev", "hvp", "fwd-rev", "single", "t", "H t as the JVP of the gradient (forward-over-reverse)"),
         Operator("hvp-rev-rev", "hvp", "rev-rev", "single", "t", "H t as the gradient of ⟨∇f, t⟩ (reverse-over-reverse)"),
         Operator("hvp-rev-fwd", "hvp", "rev-fwd", "single", "t", "H t as the gradient of the JVP f'(x)t (reverse-over-forward)"),
@@ -54,7 +59,8 @@ OPERATORS: dict[str, Operator] = {
 }
 
 JACOBIAN_MODES = ("fwd", "rev")
-JACOBIAN_STRATEGIES = ("batched", "loop")
+JACOBIAN_STRATEGIES = ("batched", "loop", "sparse")
+SPARSE_JACOBIANS = ("jacobian-fwd-sparse", "jacobian-rev-sparse")
 HVP_MODES = ("fwd-rev", "rev-rev", "rev-fwd")
 
 
@@ -70,7 +76,7 @@ def jacobian_operator(mode: str, strategy: str = "batched") -> Operator:
         raise choose_from("jacobian mode", mode, JACOBIAN_MODES)
     if strategy not in JACOBIAN_STRATEGIES:
         raise choose_from("jacobian strategy", strategy, JACOBIAN_STRATEGIES)
-    return OPERATORS["jacobian-" + mode + ("-loop" if strategy == "loop" else "")]
+    return OPERATORS["jacobian-" + mode + ("" if strategy == "batched" else "-" + strategy)]
 
 
 def hvp_operator(mode: str) -> Operator:

@@ -25,9 +25,9 @@ import time
 import traceback
 from typing import Any
 
-from adcompare import measure, reference
+from adcompare import measure, reference, sparse
 from adcompare.backends import Unavailable
-from adcompare.grid import REFERENCE, ArmSpec, Job
+from adcompare.grid import REFERENCE, SETUP_STEPS, ArmSpec, Job
 from adcompare.rounds import Arm, interleaved_rounds
 
 
@@ -64,6 +64,10 @@ def _timing(job: Job, settings: Settings, record: dict) -> None:
     for arm in job.arms:
         if arm.case is None:
             prepared.append(Arm(arm.name, reference.kernel))
+            arms[arm.name] = {}
+            continue
+        if arm.operator in SETUP_STEPS:   # a sparse Jacobian's preparation, done afresh per call
+            prepared.append(Arm(arm.name, sparse.setup_step(arm.case, arm.operator)))
             arms[arm.name] = {}
             continue
         try:
@@ -124,11 +128,14 @@ def _first_call(job: Job, settings: Settings, record: dict) -> None:
 
 
 def _count(job: Job, record: dict) -> None:
-    """Tape bytes (`tape@case` arms) and peak device bytes (`peak@case/op` arms)."""
+    """Tape bytes (`tape@case` arms), peak device bytes (`peak@case/op` arms), and a sparse
+    Jacobian's colours and their lower bound (`colors@case/mode`, `bound@case/mode`)."""
     for arm in job.arms:
         try:
             if arm.name.startswith("tape@"):
                 value = measure.tape_bytes(job.target, job.dtype, arm.case)
+            elif arm.name.startswith(("colors@", "bound@")):
+                value = sparse.color_count(arm.case, arm.name.split("/")[-1], arm.name.startswith("bound@"))
             else:
                 value = measure.peak_device_bytes(job.target, job.dtype, arm.case, arm.operator)
             record["arms"][arm.name] = {"count": int(value)}

@@ -23,6 +23,7 @@ from adcompare.backends import DTYPES, Unavailable, all_backends, backend_names,
 from adcompare.commands import check
 from adcompare.operators import OPERATORS
 from adcompare.problems import get_problem, problem_names
+from adcompare.sparse import to_dense
 
 
 @functools.cache
@@ -41,7 +42,7 @@ def run_or_skip(backend, operator, inst, direction, device="cpu", dtype="float64
                                                 device=device, dtype=dtype)
     except Unavailable as err:
         pytest.skip(str(err))
-    return np.asarray(prepared(), dtype=np.float64)
+    return np.asarray(to_dense(prepared()), dtype=np.float64)
 
 
 # Only the pairs that mean something: an HVP of a vector-valued problem is not a skipped test.
@@ -116,6 +117,8 @@ def test_tape_bytes_leave_out_what_exists_without_ad(backend):
 @pytest.mark.parametrize("backend", backend_names())
 def test_tape_bytes_grow_linearly_with_depth(backend):
     """Each RK4 step of lorenz96 adds the same residuals: twice the steps, twice the tape."""
+    if getattr(get_backend(backend), "recomputes_forward", False):
+        pytest.skip(f"{backend}'s compiled backward recomputes the RK4 steps (tests/test_torch_compile.py)")
     one = tape_or_skip(backend, "lorenz96", 1000, steps=1)
     two = tape_or_skip(backend, "lorenz96", 1000, steps=2)
     assert one >= 8000                  # at least one saved state of n float64

@@ -15,10 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
 
 INSPECT = r"""
-import json
-from benchmarks import compile, memory, ratios, time_operators
-classes = [time_operators.Operators, time_operators.Crossover, ratios.CostRatios, ratios.Workloads,
-           ratios.NoiseFloor, memory.TapeMemory, memory.PeakDeviceMemory, compile.Prepare, compile.FirstCall]
+import importlib, json, pkgutil
+import benchmarks
+from benchmarks import memory, ratios
+from benchmarks.common import Figure
+modules = [importlib.import_module("benchmarks." + m.name) for m in pkgutil.iter_modules(benchmarks.__path__)]
+classes = [c for mod in modules for c in vars(mod).values()
+           if isinstance(c, type) and issubclass(c, Figure) and c is not Figure and c.__module__ == mod.__name__]
 out = {}
 for cls in classes:
     methods = [m for m in vars(cls) if m.split("_")[0] in ("time", "track", "timeraw")]
@@ -52,6 +55,7 @@ def suite_info():
 def test_every_benchmark_class_is_versioned_and_generated_from_the_grid(suite_info):
     for name, bench in grid.BENCHMARKS.items():
         info = suite_info[name]
+        assert f"{name.split('.')[0]}.{info['cls']}.{bench.method}" == name   # asv's name is the grid's
         assert info["version"] == "1" and info["unit"] == bench.unit, name
         assert info["methods"] == [bench.method], name
         assert info["param_names"] == list(bench.param_names)

@@ -138,3 +138,18 @@ def test_the_figures_file_replaces_what_a_run_measured_and_keeps_the_rest():
     assert by_run == {grid.COST_RATIO: "run-2", grid.SECONDS: "run-1"}
     assert [r["value"] for r in second["figures"] if r["run"] == "run-2"] == pytest.approx([4.0])
     assert math.isfinite(second["figures"][0]["value"])
+
+
+def test_setup_against_a_dense_jacobian_sums_the_fastest_blocks_of_two_steps():
+    case = "brusselator:2048:N=32"
+    spec = grid.FigureSpec(grid.SETUP_RATIO, ("numpy:cpu", "float64", case, "fwd"), "sum-ratio",
+                           (grid.DETECT, "coloring-fwd", "jacobian-fwd"))
+    job = grid.Job("timing", "numpy:cpu", "float64", (grid.ArmSpec(grid.DETECT, case, grid.DETECT),
+                                                      grid.ArmSpec("coloring-fwd", case, "coloring-fwd"),
+                                                      grid.ArmSpec("jacobian-fwd", case, "jacobian-fwd")), (spec,))
+    rec = {"job": job.id, "kind": "timing", "rounds": 12,
+           "arms": {grid.DETECT: arm(steady(2e-3)), "coloring-fwd": arm(steady(1e-3)),
+                    "jacobian-fwd": arm(steady(6e-3))}}
+    [fig] = F.aggregate(job, [rec, rec])
+    assert fig.estimate.value == pytest.approx(0.5)          # (2 + 1) / 6
+    assert "estimators-disagree" not in fig.flags

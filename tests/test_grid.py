@@ -67,7 +67,7 @@ def test_every_figure_is_a_valid_combination_measured_once(plans, grid_name):
             assert {arm for _, arm in f.parts} <= set(names)
             for arm in job.arms:
                 if arm.operator:
-                    assert arm.operator in OPERATORS
+                    assert arm.operator in OPERATORS or arm.operator in grid.SETUP_STEPS
 
 
 def test_jobs_hold_no_arm_that_no_figure_reads(plans):
@@ -94,7 +94,10 @@ def test_main_grid_fills_every_section_for_every_cpu_target(plans):
     depths = {grid.depth(f.params[2]) for f in figures_of(plan, grid.TAPE) if f.params[2].startswith("lorenz96:128")}
     assert depths == set(grid.DEPTHS["main"])
     ratios = {parse_case(f.params[2])[0] for f in figures_of(plan, grid.COST_RATIO)}
-    assert ratios == {p.name for p in registry.all_problems()}      # every problem has its ratios
+    workloads = {p.name for p in registry.all_problems() if p.field_derivatives}
+    assert ratios == {*grid.MAIN_SCALING, *grid.MAIN_LARGEST, *workloads}    # main: two lines, one size, workloads
+    full = {parse_case(f.params[2])[0] for f in figures_of(plans["full"], grid.COST_RATIO)}
+    assert full == {p.name for p in registry.all_problems()}                  # full: every problem
 
 
 def test_scaling_lines_of_the_main_grid_have_two_sizes(plans):
@@ -165,3 +168,22 @@ def test_asv_params_cover_every_figure():
         for f in grid.all_figures("main"):
             if f.benchmark == name:
                 assert all(v in p for v, p in zip(f.params, params))
+
+
+def test_sparse_family_times_both_modes_against_dense_and_counts_colours_on_our_engine(plans):
+    main, full = plans["main"], plans["full"]
+    factor = {f.params[0] for f in figures_of(main, grid.SPARSE_FACTOR)}
+    batched = {t for t in grid.targets() if t.endswith(":cpu") and grid.target_reason(t) is None
+               and grid.why_not(t, "float64", "ba:156:c=4,o=64,p=16", "jacobian-fwd-sparse") is None}
+    assert factor == batched and "numpy:cpu" in factor
+    for benchmark in (grid.DETECTION, grid.COLORING, grid.SETUP_RATIO, grid.COLORS, grid.LOWER_BOUND):
+        assert {f.params[0] for f in figures_of(main, benchmark)} == {grid.SPARSE_SETUP_TARGET}, benchmark
+    structured = {p.name for p in registry.all_problems() if p.sparse_jacobian}
+    assert {"ba", "brusselator", "lorenz96", "square"} <= structured
+    assert {parse_case(f.params[2])[0] for f in figures_of(full, grid.COLORS)} == structured
+    # where a dense Jacobian does not fit, the sparse one is still timed (and nothing is held against dense)
+    big = "brusselator:524288:N=512"
+    assert any(f.params[2] == big and f.params[3] == "jacobian-fwd-sparse" for f in figures_of(full, grid.SECONDS))
+    assert not any(f.params[2] == big for f in figures_of(full, grid.SPARSE_SPEEDUP))
+    # sparse Jacobians stay out of the generic profile, even in the wide grid
+    assert not any(f.params[3] in grid.SPARSE_JACOBIANS for f in figures_of(plans["wide"], grid.COST_RATIO))

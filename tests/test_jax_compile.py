@@ -45,5 +45,6 @@ def test_run_compiles_nothing_and_block_waits(problem, backend, operator):
     before = len(COMPILES)
     for _ in range(3):
         result = prepared.block(prepared.run())
-        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(result))
+        # (a sparse Jacobian's result is a scipy matrix, decompressed from arrays already read back)
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(result) if hasattr(leaf, "is_ready"))
     assert len(COMPILES) == before, f"run compiled {len(COMPILES) - before} time(s)"

@@ -67,7 +67,8 @@ class NumpyInputs:
     """x, the direction and the constants as numpy arrays of the requested dtype.
 
     `direction` is the user's v or t, or for a loop Jacobian the identity whose rows are the
-    n tangents (forward) or m cotangents (reverse); None for operators that take none.
+    n tangents (forward) or m cotangents (reverse), or for a sparse Jacobian the c compressed
+    seeds of the instance's plan (`sparse.plan`); None for operators that take none.
     """
 
     x: np.ndarray
@@ -80,6 +81,9 @@ def numpy_inputs(operator: Operator, inst: Instance, x: np.ndarray, direction: n
     cast = np.dtype(dtype)
     if operator.kind == "jacobian" and operator.strategy == "loop":
         direction = np.eye(inst.n if operator.mode == "fwd" else inst.m)
+    elif operator.kind == "jacobian" and operator.strategy == "sparse":
+        from adcompare import sparse
+        direction = sparse.plan(inst, operator.mode).seeds
     return NumpyInputs(
         np.asarray(x, dtype=cast),
         None if direction is None else np.asarray(direction, dtype=cast),
@@ -141,7 +145,8 @@ def unsupported_for_problem(backend: str, inst: Instance, err: Exception) -> Una
 class Transforms:
     """JAX-style transforms, spelled identically by jax and torch.func:
     vjp(f, x) -> (y, pullback) with pullback(v) -> (x̄,); jvp(f, (x,), (t,)) -> (y, ẏ);
-    jacfwd(f)(x), jacrev(f)(x), grad(f)(x); map_rows(product, basis) -> stacked products."""
+    jacfwd(f)(x), jacrev(f)(x), grad(f)(x); map_rows(product, basis) -> stacked products;
+    vmap(g)(batch) -> g over the leading axis, vectorised (the sparse Jacobians need it)."""
 
     vjp: Callable
     jvp: Callable
@@ -149,6 +154,7 @@ class Transforms:
     jacrev: Callable
     grad: Callable
     map_rows: Callable
+    vmap: Callable | None = None
 
 
 def _primal(T, fun):
@@ -189,6 +195,22 @@ def _jacobian_rev_loop(T, fun):
     return jacobian
 
 
+def _jacobian_fwd_sparse(T, fun):
+    """The c JVPs J s_k of the seed rows, vmapped: (c, m)."""
+    jvp, vmap = T.jvp, T.vmap
+    return lambda x, seeds: vmap(lambda s: jvp(fun, (x,), (s,))[1])(seeds)
+
+
+def _jacobian_rev_sparse(T, fun):
+    """One recording, the c VJPs s_kᵀJ of the seed rows vmapped over its pullback: (c, n)."""
+    vjp, vmap = T.vjp, T.vmap
+
+    def compressed(x, seeds):
+        pullback = vjp(fun, x)[1]
+        return vmap(lambda s: pullback(s)[0])(seeds)
+    return compressed
+
+
 def _hvp_fwd_rev(T, fun):
     gradient, jvp = T.grad(first_output(fun)), T.jvp
     return lambda x, t: jvp(gradient, (x,), (t,))[1]
@@ -218,7 +240,18 @@ TRANSFORM_OPERATORS: dict[str, Callable[[Transforms, Callable], Callable]] = {
 }
 
 
+# The compressed products of the sparse Jacobians (their decompression is `Backend.prepare`'s);
+# they need `Transforms.vmap`.
+SPARSE_OPERATORS: dict[str, Callable[[Transforms, Callable], Callable]] = {
+    "jacobian-fwd-sparse": _jacobian_fwd_sparse,
+    "jacobian-rev-sparse": _jacobian_rev_sparse,
+}
+
+
 def transform_operator(operator: Operator, T: Transforms, fun: Callable) -> Callable:
-    """g(x, d) computing `operator` for f = fun with the transforms T (d: v, t, basis or None)."""
+    """g(x, d) computing `operator` for f = fun with the transforms T (d: v, t, basis, seeds or
+    None)."""
+    if operator.name in SPARSE_OPERATORS:
+        return SPARSE_OPERATORS[operator.name](T, fun)
     return TRANSFORM_OPERATORS[operator.name](T, fun)
 

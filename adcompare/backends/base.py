@@ -28,7 +28,12 @@ MAX_JACOBIAN_ELEMENTS = 1 << 25
 def jacobian_elements(operator: Operator, inst: Instance) -> int:
     """Array elements a Jacobian operator holds at once: J itself, plus for a batched one its
     directions carried through the function's largest intermediate (n tangents forward, m
-    cotangents reverse, each the size of `Problem.working_elements`)."""
+    cotangents reverse, each the size of `Problem.working_elements`). A sparse one holds one
+    direction per colour and J's non-zeros (`sparse.compressed_elements`, which detects and
+    colours only when cheaper bounds cannot decide against MAX_JACOBIAN_ELEMENTS)."""
+    if operator.strategy == "sparse":
+        from adcompare import sparse
+        return sparse.compressed_elements(inst, operator.mode, MAX_JACOBIAN_ELEMENTS)
     directions = operator.passes(inst.n, inst.m)
     working = max(inst.n if operator.mode == "fwd" else inst.m,
                   inst.problem.working_elements(inst.n, **inst.options))
@@ -54,6 +59,7 @@ class Prepared:
     run: Callable[[], Any]                 # the measured work; returns the backend's own array
     block: Callable[[Any], Any]            # waits for the result (sync / block_until_ready)
     to_numpy: Callable[[Any], np.ndarray]  # the result as a float64-convertible numpy array
+    #                                        (a scipy.sparse.csr_matrix for the sparse Jacobians)
     prepare_seconds: float = float("nan")  # build + warm-up, measured by Backend.prepare
 
     def __call__(self) -> np.ndarray:
@@ -136,9 +142,28 @@ class Backend:
             raise UserError(f"{operator.name} takes no direction vector")
         start = time.perf_counter()
         built = self.build(operator, inst, x, direction, device, dtype)
+        if operator.strategy == "sparse":   # the backend computes the c products; J is read from them
+            built = decompressing(built, inst, operator.mode)
         built.block(built.run())   # warm-up: first-call costs (JIT, allocator, caches) stay here
         elapsed = time.perf_counter() - start
         return Prepared(self, operator, inst, device, dtype, built.run, built.block, built.to_numpy, elapsed)
+
+
+def decompressing(built: Built, inst: Instance, mode: str) -> Built:
+    """A sparse Jacobian's run: the backend's compressed products (seeded by `numpy_inputs` from
+    the instance's plan), waited for, converted and decompressed into a csr_matrix."""
+    from adcompare import sparse
+
+    plan = sparse.plan(inst, mode)
+    run, block, to_numpy, decompress = built.run, built.block, built.to_numpy, plan.decompress
+
+    def sparse_run():
+        return decompress(to_numpy(block(run())))
+    return Built(sparse_run, _same, _same)
+
+
+def _same(result):
+    return result
 
 
 def device_key(backend: str, device: str) -> str:

@@ -2,8 +2,8 @@
 
 Problems run on `autograd.numpy`. Reverse mode: `make_vjp`; forward mode: `make_jvp` (autograd's
 forward mode, with its own JVP rules). autograd has no vmap and no vector mode, so the batched
-Jacobians are unsupported; `autograd.jacobian` is itself one recording and a loop of m VJPs,
-which is exactly the `jacobian-rev-loop` operator. HVPs, all three by nesting:
+and sparse Jacobians are unsupported; `autograd.jacobian` is itself one recording and a loop of
+m VJPs, which is exactly the `jacobian-rev-loop` operator. HVPs, all three by nesting:
   rev-rev  `hessian_vector_product` (the gradient of ⟨∇f, t⟩);
   fwd-rev  `make_jvp(grad(f))`;
   rev-fwd  `grad(x ↦ make_jvp(f)(x)(t))`.
@@ -57,7 +57,8 @@ class AutogradBackend(FrameworkBackend):
     order = 30
     operators = ("primal", "vjp", "jvp", "jacobian-fwd-loop", "jacobian-rev-loop",
                  "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
-    unsupported = {"jacobian-fwd": _NO_VMAP, "jacobian-rev": _NO_VMAP}
+    unsupported = {"jacobian-fwd": _NO_VMAP, "jacobian-rev": _NO_VMAP,
+                   "jacobian-fwd-sparse": _NO_VMAP, "jacobian-rev-sparse": _NO_VMAP}
 
     def build(self, operator, inst, x, direction, device, dtype):
         import autograd

@@ -1,8 +1,8 @@
 """JAX without jit: `jax.vjp`, `jax.jvp`, `jax.jacfwd`, `jax.jacrev`, `jax.grad`, op by op.
 
 Every operator is written once against JAX-style transforms in `_common` (shared with
-torch.func). float64 needs `jax_enable_x64`, switched on when adcompare first imports jax, before
-any jax array exists. JAX dispatch is asynchronous on CPU too, so `block` is always
+torch.func); the sparse Jacobians vmap the c products of their compressed seeds. float64 needs
+`jax_enable_x64`, switched on when adcompare first imports jax, before any jax array exists. JAX dispatch is asynchronous on CPU too, so `block` is always
 `jax.block_until_ready`.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from adcompare.backends import register_backend
 from adcompare.backends._common import (
+    SPARSE_OPERATORS,
     TRANSFORM_OPERATORS,
     FrameworkBackend,
     Transforms,
@@ -44,7 +45,7 @@ class JaxBackend(FrameworkBackend):
     module = "jax"
     install_hint = "pip install jax"
     order = 20
-    operators = tuple(TRANSFORM_OPERATORS)
+    operators = (*TRANSFORM_OPERATORS, *SPARSE_OPERATORS)
 
     def framework_device_missing(self, device):
         try:
@@ -67,7 +68,8 @@ class JaxBackend(FrameworkBackend):
 
     def transforms(self) -> Transforms:
         jax = _jax()
-        return Transforms(jax.vjp, jax.jvp, jax.jacfwd, jax.jacrev, jax.grad, eager_map_rows(jax.numpy.stack))
+        return Transforms(jax.vjp, jax.jvp, jax.jacfwd, jax.jacrev, jax.grad, eager_map_rows(jax.numpy.stack),
+                          jax.vmap)
 
     def build(self, operator, inst, x, direction, device, dtype):
         jax = _jax()

@@ -29,7 +29,7 @@ class JaxJitBackend(JaxBackend):
 
     def transforms(self) -> Transforms:
         jax = _jax()
-        return Transforms(jax.vjp, jax.jvp, jax.jacfwd, jax.jacrev, jax.grad, jax.lax.map)
+        return Transforms(jax.vjp, jax.jvp, jax.jacfwd, jax.jacrev, jax.grad, jax.lax.map, jax.vmap)
 
     def _compiled(self, traced, *args):
         return _jax().jit(traced).lower(*args).compile()

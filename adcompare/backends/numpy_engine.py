@@ -2,8 +2,9 @@
 
 Forward mode by dual arrays in vector mode (`jacfwd` is one pass carrying n tangents), reverse
 mode by a tape swept backwards with batched cotangents (`jacrev` is one sweep carrying m). The
-loops are single `jvp`s, and single pullbacks of one recording. All three HVP modes nest the
-engine's transforms; the primal is plain numpy, the baseline every ratio is taken against.
+sparse Jacobians are the same passes carrying the c compressed seeds. The loops are single
+`jvp`s, and single pullbacks of one recording. All three HVP modes nest the engine's
+transforms; the primal is plain numpy, the baseline every ratio is taken against.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ class NumpyEngineBackend(FrameworkBackend):
             return Built(functools.partial(problem_function(inst, np, inputs.constants), x), identity, identity)
 
         fun = problem_function(inst, engine.xp, inputs.constants)
-        if name == "vjp":
+        if name in ("vjp", "jacobian-rev-sparse"):     # the sparse one: d holds the c seeds
             vjp = engine.vjp
             run = lambda: vjp(fun, x)[1](d)  # noqa: E731
-        elif name == "jvp":
+        elif name in ("jvp", "jacobian-fwd-sparse"):
             jvp = engine.jvp
             run = lambda: jvp(fun, x, d)[1]  # noqa: E731
         elif name == "jacobian-fwd-loop":

@@ -3,6 +3,10 @@
 VJP: `y.backward(v)` on a fresh leaf. JVP: `torch.autograd.forward_ad` (make_dual / unpack_dual).
 Batched Jacobians: `torch.autograd.functional.jacobian(vectorize=True)` with strategy
 "forward-mode" (n tangents through vmap) or "reverse-mode" (m cotangents through vmap).
+Sparse Jacobians, c compressed seeds S: reverse `autograd.grad(y, x, S, is_grads_batched=True)`
+(c cotangents through vmap); forward `functional.jacobian(z ↦ f(x + Sᵀz), 0, vectorize=True,
+strategy="forward-mode")`, which is J Sᵀ (forward AD's make_dual has no batching rule for
+torch.vmap; functional.jacobian batches the c unit tangents of z with its own vmap).
 Loops: one forward and m `autograd.grad(retain_graph=True)` sweeps; or n forward-AD passes.
 HVPs, f scalar, H t:
   rev-rev  ∇⟨∇f(x), t⟩ by double backward (create_graph=True);
@@ -91,18 +95,7 @@ class TorchBackend(FrameworkBackend):
         torch = _torch()
         fun, x, _, constants = self._tensors(get_operator("primal"), inst, x, None, device, dtype)
         leaf = x.detach().requires_grad_()
-        not_tape = {t.untyped_storage().data_ptr() for t in (leaf, *constants.values()) if torch.is_tensor(t)}
-        storages: dict[int, int] = {}
-
-        def pack(t):
-            s = t.untyped_storage()
-            if s.data_ptr() not in not_tape:
-                storages[s.data_ptr()] = s.nbytes()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, identity):
-            fun(leaf)
-        return sum(storages.values())
+        return saved_bytes(lambda: fun(leaf), (leaf, *constants.values()))
 
     def peak_device_bytes(self, prepared: Prepared) -> int:
         """CUDA `max_memory_allocated` over one run, minus what was allocated before it."""
@@ -147,6 +140,22 @@ class TorchBackend(FrameworkBackend):
             return functools.partial(torch.autograd.functional.jacobian, fun, x,
                                      vectorize=True, strategy=strategy)
 
+        if name == "jacobian-fwd-sparse":
+            seeds_t, origin = d.T.contiguous(), torch.zeros(d.shape[0], dtype=x.dtype, device=x.device)
+
+            def at_x(z):
+                return fun(x + seeds_t @ z)
+
+            def compressed_fwd():
+                return torch.autograd.functional.jacobian(at_x, origin, vectorize=True, strategy="forward-mode").T
+            return compressed_fwd
+
+        if name == "jacobian-rev-sparse":
+            def compressed_rev(x=x, seeds=d):
+                leaf = x.detach().requires_grad_()
+                return grad(fun(leaf), leaf, seeds, is_grads_batched=True)[0]
+            return compressed_rev
+
         map_rows = eager_map_rows(torch.stack)
         if name == "jacobian-fwd-loop":
             def tangent(e):
@@ -190,3 +199,21 @@ class TorchBackend(FrameworkBackend):
 
 def _to_numpy(result):
     return result.detach().cpu().numpy()
+
+
+def saved_bytes(forward, existing) -> int:
+    """Bytes of the distinct storages autograd saves for backward while `forward()` runs; the
+    tensors in `existing` (input, constants: there without AD) are left out."""
+    torch = _torch()
+    not_tape = {t.untyped_storage().data_ptr() for t in existing if torch.is_tensor(t)}
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in not_tape:
+            storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, identity):
+        forward()
+    return sum(storages.values())

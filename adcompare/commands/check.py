@@ -21,6 +21,7 @@ from adcompare.commands.listing import table
 from adcompare.errors import UserError, choose_from
 from adcompare.operators import OPERATORS, Operator
 from adcompare.problems import Instance, all_problems, get_problem
+from adcompare.sparse import to_dense
 
 REFERENCE_BACKEND = "numpy"
 # Correctness needs every code path, not size: integer options (fanout's m = 1000, lorenz96's
@@ -118,7 +119,7 @@ def check_combination(backend: Backend, operator: Operator, inst: Instance, dtyp
     if isinstance(prepared, str):
         return [dataclasses.replace(base, oracle="-", status=f"skipped: {prepared}")]
     try:
-        value = np.asarray(prepared(), dtype=np.float64)
+        value = np.asarray(to_dense(prepared()), dtype=np.float64)
     except Exception as err:  # a bug in a backend: reported as a failed row, the check goes on
         last = traceback.format_exception_only(err)[-1].strip()
         return [dataclasses.replace(base, oracle="-", status=f"ERROR: {last}")]
@@ -152,7 +153,7 @@ def engine_value(operator: Operator, inst: Instance) -> np.ndarray | None:
     """The reference engine's float64 result, or None where it cannot give one."""
     prepared = prepare_or_reason(get_backend(REFERENCE_BACKEND), operator, inst, check_direction(operator, inst),
                                  "float64")
-    return None if isinstance(prepared, str) else np.asarray(prepared(), dtype=np.float64)
+    return None if isinstance(prepared, str) else np.asarray(to_dense(prepared()), dtype=np.float64)
 
 
 def run_checks(problems, backends, n: int | None, dtype: str) -> list[Row]:

@@ -16,6 +16,7 @@ from adcompare import api
 from adcompare.backends import DTYPES, Unavailable
 from adcompare.errors import UserError
 from adcompare.operators import HVP_MODES, JACOBIAN_MODES, JACOBIAN_STRATEGIES, hvp_operator, jacobian_operator
+from adcompare.sparse import to_dense
 
 HELP = {
     "vjp": "vᵀJ by one reverse pass (v defaults to ones)",
@@ -112,7 +113,7 @@ def main(args) -> int:
                                    **parse_options(args.opt))
         except Unavailable as err:
             raise UserError(f"cannot run {operator} here: {err}") from None
-        result = np.asarray(prepared())
+        result = np.asarray(to_dense(prepared()))   # a sparse Jacobian is printed dense
     if args.json:
         inst = prepared.instance
         finite = np.isfinite(result)

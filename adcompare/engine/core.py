@@ -3,7 +3,8 @@
 Every differentiable operation is a `Primitive` called through `bind(prim, args, params)`:
 - with no traced argument, `bind` runs the numpy implementation directly (the fast path);
 - otherwise the argument with the highest `level` decides: a forward-mode `Dual` computes
-  the tangent eagerly, a reverse-mode `Var` records a tape entry. Each handler first binds the
+  the tangent eagerly, a reverse-mode `Var` records a tape entry, a `Pattern` (sparsity
+  detection, `sparsity.py`) propagates which inputs each element depends on. Each handler first binds the
   primitive on its arguments' values, which may themselves be tracers of a lower level: that
   is how transforms nest (forward-over-reverse, reverse-over-reverse, reverse-over-forward).
 
@@ -26,7 +27,8 @@ def new_level() -> int:
 
 
 class Primitive:
-    """One row of the primitive table: numpy implementation + JVP rule(s) + per-argument VJP rules.
+    """One row of the primitive table: numpy implementation + JVP rule(s) + per-argument VJP rules
+    + a sparsity-pattern rule.
 
     jvp:  a tuple with one rule per argument, `rule(t, ans, *args, **params) -> tangent`, whose
           contributions are summed (arguments without tangent skipped); or a single callable
@@ -39,17 +41,21 @@ class Primitive:
     saves: what the VJP rules read besides shapes, so what a recording must keep alive:
           "args", "ans", "both" or "none" (e.g. sin needs x, exp and tanh their output, add
           nothing). Everything else is kept as a `ShapeOnly` stand-in, so it can be freed.
+    pattern: `rule(patterns, ans, *args, **params) -> dependencies of ans`, where patterns[i]
+          is argument i's boolean dependency matrix (size × n) or None for a constant, already
+          broadcast to the output for a broadcasting primitive (`sparsity.py`).
 
     Tangents and cotangents carry ONE leading batch axis: (k,) + shape. Rules are written with
     the engine's own ops, so they are themselves differentiable.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "broadcasts", "saves_args", "saves_ans")
+    __slots__ = ("name", "impl", "jvp", "vjp", "pattern", "broadcasts", "saves_args", "saves_ans")
 
-    def __init__(self, name, impl, jvp, vjp, saves, broadcasts=False):
+    def __init__(self, name, impl, jvp, vjp, saves, broadcasts=False, pattern=None):
         if saves not in ("args", "ans", "both", "none"):
             raise ValueError(f"primitive {name}: saves must be args, ans, both or none, got {saves!r}")
         self.name, self.impl, self.jvp, self.vjp, self.broadcasts = name, impl, jvp, vjp, broadcasts
+        self.pattern = pattern
         self.saves_args, self.saves_ans = saves in ("args", "both"), saves in ("ans", "both")
 
     def __call__(self, *args, **params):

@@ -35,6 +35,7 @@ class BundleAdjustment(Problem):
     """
 
     name = "ba"
+    sparse_jacobian = True
     summary = "bundle adjustment residuals (ADBench): c cameras, p points, o observations"
     test_size = 30                  # c = p = o = 2, the instance `adcompare check` builds
     options = {"c": 2, "p": 3, "o": 6}

@@ -17,6 +17,7 @@ class Lorenz96(Problem):
     """
 
     name = "lorenz96"
+    sparse_jacobian = True
     summary = "Lorenz-96 under RK4; `steps` sets the depth (default 10)"
     sweep_sizes = (8, 128, 4_096)
     test_size = 6

@@ -43,6 +43,9 @@ class Problem:
     # For the field's reference workloads (ADBench, GradBench): the derivative operators their
     # suites time, e.g. ("vjp",) for a gradient or ("jacobian-fwd", "jacobian-rev") for a Jacobian.
     field_derivatives: ClassVar[tuple[str, ...]] = ()
+    # A Jacobian whose non-zeros are few and structured (stencils, blocks): the sparse-Jacobian
+    # family times its detection, colouring and sparse Jacobians against dense ones.
+    sparse_jacobian: ClassVar[bool] = False
 
     # --- to implement -------------------------------------------------------------------------
     def f(self, xp, x, c: Mapping[str, Any]):

@@ -14,6 +14,7 @@ class Square(Problem):
     """
 
     name = "square"
+    sparse_jacobian = True
     summary = "y = x² elementwise; diagonal Jacobian"
     sweep_sizes = (1, 1_000, 100_000)
     test_size = 5
