@@ -219,6 +219,11 @@ def compiles(target: str) -> bool:
     return bool(getattr(get_backend(target.split(":")[0]), "compiles", False))
 
 
+def slow_compile(target: str) -> bool:
+    """Does this target take tens of seconds to compile a large Jacobian? (`slow_compile = True`)"""
+    return bool(getattr(get_backend(target.split(":")[0]), "slow_compile", False))
+
+
 def depth(case: str) -> int | None:
     """The case's depth (time steps, sequence length), if its problem has a depth option."""
     inst = instance_of(case)
@@ -309,6 +314,9 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
     full adds the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
     wide: every operator at every size in both dtypes."""
     for problem in all_problems():
+        if grid == "main" and slow_compile(target) and any(
+                get_operator(op).kind == "jacobian" for op in problem.field_derivatives):
+            continue   # a workload's batched Jacobians: tens of seconds of compile per process
         cases = profile_cases(grid, problem)
         for dtype in (DTYPES if grid == "wide" else ("float64",)):
             for case in cases:
@@ -456,6 +464,8 @@ def sparse_jobs(grid: str, target: str) -> Iterator[Job]:
     sparse crossover t_fwd/t_rev (c_col JVPs against c_row VJPs) and each mode's speedup
     t_dense/t_sparse; on our engine's target also sparsity detection and colouring, and their
     sum against one dense Jacobian of the same mode."""
+    if grid == "main" and slow_compile(target):
+        return    # dense Jacobians of ba take tens of seconds to compile per process
     for case in sparse_cases(grid):
         ops = [op for op in (*DENSE_JACOBIAN.values(), *SPARSE_JACOBIAN.values()) if fits(case, op)]
         arms = [_arm(op, case) for op in ops]
