@@ -447,6 +447,10 @@ SPARSE_SETUP_TARGET = "numpy:cpu"
 DETECT = "sparsity-detection"
 COLORING_STEP = {"fwd": "coloring-fwd", "rev": "coloring-rev"}
 SETUP_STEPS = (DETECT, *COLORING_STEP.values())
+# A dense Jacobian is timed beside the sparse ones up to this many entries (n·m): past it, one
+# dense call takes seconds (lorenz96:4096 at 10 steps), and a job of interleaved rounds would
+# outlast its timeout.
+DENSE_BESIDE_SPARSE = 1 << 22
 # main: two cases where both dense and sparse Jacobians fit and are quick enough for its budget
 SPARSE_MAIN = (("brusselator", {"N": 32}), ("ba", {"c": 4, "p": 16, "o": 64}))
 
@@ -467,7 +471,9 @@ def sparse_jobs(grid: str, target: str) -> Iterator[Job]:
     if grid == "main" and slow_compile(target):
         return    # dense Jacobians of ba take tens of seconds to compile per process
     for case in sparse_cases(grid):
-        ops = [op for op in (*DENSE_JACOBIAN.values(), *SPARSE_JACOBIAN.values()) if fits(case, op)]
+        inst = instance_of(case)
+        dense = DENSE_JACOBIAN.values() if inst.n * inst.m <= DENSE_BESIDE_SPARSE else ()
+        ops = [op for op in (*dense, *SPARSE_JACOBIAN.values()) if fits(case, op)]
         arms = [_arm(op, case) for op in ops]
         figures = [FigureSpec(SECONDS, (target, "float64", case, op), "seconds", (op,)) for op in ops]
         fwd, rev = SPARSE_JACOBIAN["fwd"], SPARSE_JACOBIAN["rev"]

@@ -54,8 +54,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         module = item.module.__name__.rsplit(".", 1)[-1]
         heavy = module.startswith(HEAVY_MODULES)
-        sampled_out = module == "test_backends" and "operator" in params and (
-            params["operator"] not in COMPILED_SAMPLE or params.get("dtype", "float64") != "float64")
+        sampled_out = module == "test_backends" and (params.get("operator", "vjp") not in COMPILED_SAMPLE
+                                                     or params.get("dtype", "float64") != "float64")
         if heavy or sampled_out:
             item.add_marker(pytest.mark.skip(
                 reason=f"{params['backend']} compiles for seconds per case: covered by tests/test_torch_compile.py "

@@ -16,8 +16,8 @@ from adcompare import store
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
-# the main grid times neither poly3 nor lorenz96 at every size; the full grid does
-SMALL = ["--quick", "--grid", "full", "--backend", "numpy", "--problem", "poly3", "--problem", "lorenz96"]
+# square's two main sizes (timed) and lorenz96's depths (tape bytes): a small main-grid run
+SMALL = ["--quick", "--backend", "numpy", "--problem", "square", "--problem", "lorenz96"]
 
 
 def run(results: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -57,7 +57,7 @@ def test_a_run_writes_results_figures_sidecar_and_pages(first_run):
     assert asv_data["results"]["time_operators.Operators.track_seconds"] is not None
     figs = figures_file(results)
     vjp = next(r for r in figs["figures"] if r["benchmark"] == "time_operators.Operators.track_seconds"
-               and r["params"] == {"target": "numpy:cpu", "dtype": "float64", "case": "poly3:3", "operator": "vjp"})
+               and r["params"] == {"target": "numpy:cpu", "dtype": "float64", "case": "square:1", "operator": "vjp"})
     assert 0 < vjp["value"] < 0.1 and vjp["quick"] is True and "quick" in vjp["flags"]
     tape = next(r for r in figs["figures"] if r["benchmark"] == "memory.TapeMemory.track_tape_bytes"
                 and r["params"]["case"] == "lorenz96:128:steps=40")
@@ -77,8 +77,7 @@ def test_a_narrow_rerun_merges_and_adds_its_own_record(first_run, tmp_path):
     import shutil
     shutil.copytree(first_run[0], results)
     before = keys(figures_file(results))
-    done = run(results, "--quick", "--grid", "full", "--backend", "numpy", "--problem", "poly3", "--bench",
-               "CostRatios")
+    done = run(results, "--quick", "--backend", "numpy", "--problem", "square", "--bench", "CostRatios")
     assert done.returncode == 0, done.stderr[-2000:]
     after = figures_file(results)
     assert keys(after) == before                                  # nothing lost, nothing doubled
@@ -88,7 +87,7 @@ def test_a_narrow_rerun_merges_and_adds_its_own_record(first_run, tmp_path):
     assert len(records) == 2 and records[1]["selection"]["bench"] == "CostRatios"
     assert records[1]["measured"] < records[0]["measured"]
     newest = {r["run"] for r in after["figures"] if r["benchmark"] == "ratios.CostRatios.track_cost_ratio"
-              and r["params"]["case"] == "poly3:3"}
+              and r["params"]["case"] == "square:1"}
     assert newest == {records[1]["id"]} and runs_of
 
 
@@ -183,9 +182,9 @@ def test_run_mistakes_are_one_line_and_exit_2(tmp_path, argv, words):
 
 
 def test_run_list_prints_asv_names():
-    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--list", "--grid", "full", "--backend", "numpy",
-                           "--problem", "poly3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--list", "--backend", "numpy", "--problem",
+                           "square"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "time_operators.Operators.track_seconds('numpy:cpu', 'float64', 'poly3:3', 'vjp')" in lines
+    assert "time_operators.Operators.track_seconds('numpy:cpu', 'float64', 'square:1', 'vjp')" in lines
     assert done.stderr.strip().endswith("jobs") and done.stderr.startswith(f"{len(lines)} figures")
