@@ -148,22 +148,32 @@ class _Session:
         return self.budget.seconds - self.elapsed()
 
     def passes(self, plan: Plan, rng: random.Random) -> int:
-        """The minimum passes over the whole plan (a pass that cannot fit the budget is not
-        started, except the first); returns how many were completed."""
+        """The minimum passes over the whole plan; returns how many were completed in full. When
+        a later pass cannot fit the budget, it takes the cheapest jobs that fit (their figures
+        get one more process; the others keep what they have, and their CIs say so)."""
         done = 0
         for pass_number in range(1, self.budget.passes + 1):
             todo = [j for j in plan.jobs if j.repeated or pass_number == 1]
-            rng.shuffle(todo)
             if pass_number > 1 and sum(self.cost.get(j.id, 0.0) for j in todo) > self.left():
-                self.log(f"  pass {pass_number}: not enough budget left for another full pass "
-                         f"({self.left():.0f} s); figures keep {done} processes")
-                break
+                fitting, total = [], 0.0
+                for job in sorted(todo, key=lambda j: self.cost.get(j.id, 0.0)):
+                    total += self.cost.get(job.id, 0.0)
+                    if total > self.left():
+                        break
+                    fitting.append(job)
+                self.log(f"  pass {pass_number}: {len(fitting)} of {len(todo)} jobs fit the budget left "
+                         f"({self.left():.0f} s), the cheapest; the others keep {pass_number - 1} process(es)")
+                if not fitting:
+                    break
+                todo = fitting
+            else:
+                done = pass_number
+            rng.shuffle(todo)
             for i, job in enumerate(todo):
                 self.measure(job, pass_number)
                 if (i + 1) % 50 == 0 or i + 1 == len(todo):
                     self.log(f"  pass {pass_number}/{self.budget.passes}: {i + 1}/{len(todo)} jobs, "
                              f"{self.elapsed() / 60:.1f} min")
-            done = pass_number
         return done
 
     def extra(self, plan: Plan, quick: bool) -> int:

@@ -298,9 +298,8 @@ def profile_cases(grid: str, problem: Problem) -> list[str]:
     cases = sweep_cases(problem)
     if grid != "main":
         return cases
-    if problem.field_derivatives:
-        forward_gradient = instance_of(cases[0]).m == 1 and fits(cases[0], "jacobian-fwd")
-        return list(dict.fromkeys(([cases[0]] if forward_gradient else []) + [main_case(problem)]))
+    if problem.field_derivatives:   # (the full grid times a scalar workload's gradient both ways too)
+        return [main_case(problem)]
     if problem.name in MAIN_SCALING:
         return list(dict.fromkeys([cases[0], cases[-1]]))
     return cases[-1:] if problem.name in MAIN_LARGEST else []
@@ -321,7 +320,7 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
         for dtype in (DTYPES if grid == "wide" else ("float64",)):
             for case in cases:
                 derivatives = list(problem.field_derivatives)
-                if derivatives and instance_of(case).m == 1 and case == cases[0]:
+                if derivatives and instance_of(case).m == 1 and case == sweep_cases(problem)[0]:
                     derivatives += BATCHED_JACOBIANS     # the gradient by n tangents against by one cotangent
                 if grid == "main" and problem.field_derivatives and case != main_case(problem):
                     # a scalar workload's smallest size is there for its forward-mode gradient only
@@ -331,6 +330,8 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
                     ops: tuple[str, ...] = tuple(op for op in OPERATORS if op not in SPARSE_JACOBIANS)
                 elif grid == "full":
                     ops = PRODUCT_OPERATORS + HVPS + (JACOBIANS if case == middle_case(problem) else ())
+                elif problem.field_derivatives:
+                    ops = ()              # main: a workload's own derivatives against its objective
                 else:
                     ops = PRODUCT_OPERATORS
                 yield case_job(target, dtype, case, ops, reference=True, derivatives=derivatives)
@@ -452,6 +453,7 @@ SETUP_STEPS = (DETECT, *COLORING_STEP.values())
 # outlast its timeout.
 DENSE_BESIDE_SPARSE = 1 << 22
 # main: two cases where both dense and sparse Jacobians fit and are quick enough for its budget
+SPARSE_MAIN_TARGETS = (SPARSE_SETUP_TARGET, "jax-jit:cpu")
 SPARSE_MAIN = (("brusselator", {"N": 32}), ("ba", {"c": 4, "p": 16, "o": 64}))
 
 
@@ -468,8 +470,8 @@ def sparse_jobs(grid: str, target: str) -> Iterator[Job]:
     sparse crossover t_fwd/t_rev (c_col JVPs against c_row VJPs) and each mode's speedup
     t_dense/t_sparse; on our engine's target also sparsity detection and colouring, and their
     sum against one dense Jacobian of the same mode."""
-    if grid == "main" and slow_compile(target):
-        return    # dense Jacobians of ba take tens of seconds to compile per process
+    if grid == "main" and target not in SPARSE_MAIN_TARGETS:
+        return    # main: our engine and one compiled target (torch-compile's ba compiles take tens of seconds)
     for case in sparse_cases(grid):
         inst = instance_of(case)
         dense = DENSE_JACOBIAN.values() if inst.n * inst.m <= DENSE_BESIDE_SPARSE else ()

@@ -175,7 +175,8 @@ def test_sparse_family_times_both_modes_against_dense_and_counts_colours_on_our_
     factor = {f.params[0] for f in figures_of(main, grid.SPARSE_FACTOR)}
     batched = {t for t in grid.targets() if t.endswith(":cpu") and grid.target_reason(t) is None
                and grid.why_not(t, "float64", "ba:156:c=4,o=64,p=16", "jacobian-fwd-sparse") is None}
-    assert factor == batched and "numpy:cpu" in factor
+    assert factor == batched & set(grid.SPARSE_MAIN_TARGETS) and "numpy:cpu" in factor
+    assert {f.params[0] for f in figures_of(full, grid.SPARSE_FACTOR)} == batched
     for benchmark in (grid.DETECTION, grid.COLORING, grid.SETUP_RATIO, grid.COLORS, grid.LOWER_BOUND):
         assert {f.params[0] for f in figures_of(main, benchmark)} == {grid.SPARSE_SETUP_TARGET}, benchmark
     structured = {p.name for p in registry.all_problems() if p.sparse_jacobian}
