@@ -36,14 +36,19 @@ PROBLEMS = ("square", "lorenz96", "brusselator", "ba")
 EXTRA_CASES = {"lorenz96": [{"n": 4096, "steps": 1}, {"n": 4096, "steps": 2}]}
 
 
-def best_of(repeats: int, call, budget: float = 3.0) -> float:
-    """The fastest of `repeats` calls (fewer once they have taken `budget` seconds)."""
-    times = []
+def timings(repeats: int, call, budget: float = 3.0) -> list[float]:
+    """Seconds of up to `repeats` calls (fewer once they have taken `budget` seconds)."""
+    times: list[float] = []
     while len(times) < repeats and sum(times) < budget:
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_of(repeats: int, call, budget: float = 3.0) -> float:
+    """The fastest of `repeats` calls (timing noise is positive)."""
+    return min(timings(repeats, call, budget))
 
 
 def cases(problem) -> list[dict]:
@@ -146,13 +151,14 @@ def ba_goal(observations: int, repeats: int, backends) -> bool:
         start = time.perf_counter()
         prepared = get_backend(name).prepare(jacobian_operator("fwd", "sparse"), inst)
         prepare = time.perf_counter() - start
-        seconds = best_of(repeats, lambda: prepared.block(prepared.run()))
-        met = seconds <= SECONDS_GOAL
+        times = timings(repeats, lambda: prepared.block(prepared.run()), budget=float("inf"))
+        met = max(times) <= SECONDS_GOAL            # every call, not only the fastest, within the goal
         ok &= met
-        rows.append([name, fmt_seconds(prepare), fmt_seconds(seconds), "ok" if met else "MISSED"])
+        rows.append([name, fmt_seconds(prepare), fmt_seconds(min(times)), fmt_seconds(max(times)), len(times),
+                     "ok" if met else "MISSED"])
         del prepared
-    print(table(["backend", "prepare (incl. warm-up)", f"sparse fwd J (best of {repeats})",
-                 f"goal ≤ {SECONDS_GOAL:.0f} s"], rows))
+    print(table(["backend", "prepare (incl. warm-up)", "sparse fwd J: fastest", "slowest", "calls",
+                 f"goal ≤ {SECONDS_GOAL:.0f} s (every call)"], rows))
     return ok
 
 
