@@ -55,5 +55,5 @@ def test_forward_against_reverse_table_and_skipped_sizes(page):
     row = html[html.index("ode:1000:s=10"):][:600]
     assert "jacobian-fwd" not in row or "forward" in row or "reverse" in row or "tie" in row
     assert any(w in row for w in ("forward", "reverse", "tie"))
-    # gmm's forward-mode gradient at its smallest size is in the table too
-    assert "gmm:30:N=1000,d=2,k=5" in html
+    # the main grid times gmm at its main size only (its gradient both ways is the full grid's)
+    assert "gmm:1650:N=1000,d=10,k=25" in html
