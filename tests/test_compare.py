@@ -50,3 +50,23 @@ def test_differences_coverage_slopes_and_flips():
     assert result.ties_either == 1 and result.cells == 2                         # 0.98 [0.9, 1.1] is a tie
     text = compare.format_table(result)
     assert "crossover winners: 1 flips over 2 cells" in text and "time per call" in text
+    assert time_row.expected == pytest.approx(compare.replicate_coverage(2)) and "90.7%" in text
+
+
+@pytest.mark.parametrize("processes", [3, 6])
+def test_replicate_coverage_is_what_two_stable_runs_give(processes):
+    """Two runs of P processes each from one distribution: A's 95 % CI (Student's t) holds B's
+    mean at the stated rate, below 95 %, and the CI still covers the truth at 95 %."""
+    import numpy as np
+
+    from adcompare import stats
+
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.0, 0.05, (20000, processes))
+    b = rng.normal(0.0, 0.05, (20000, processes))
+    half = stats.t975(processes - 1) * a.std(axis=1, ddof=1) / math.sqrt(processes)
+    gap = np.abs(b.mean(axis=1) - a.mean(axis=1))
+    expected = compare.replicate_coverage(processes - 1)
+    assert np.mean(gap <= half) == pytest.approx(expected, abs=0.01)
+    assert np.mean(np.abs(a.mean(axis=1)) <= half) == pytest.approx(0.95, abs=0.01)
+    assert expected < 0.95
