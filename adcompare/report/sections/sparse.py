@@ -134,6 +134,11 @@ def winner_rows(ctx: Context) -> list[list[str]]:
     return rows
 
 
+def subsection(title: str, explanation: str, headers: list[str], rows: list[list[str]]) -> list:
+    """A titled, explained table, or nothing when it has no rows."""
+    return [f"<h3>{title}</h3>", note(explanation), table(headers, rows, cls="compact")] if rows else []
+
+
 def build(ctx: Context) -> Section:
     intro = ("<p>With a sparsity pattern and a colouring, a Jacobian costs one forward pass per <i>column colour</i> "
              "(columns of one colour share no row) or one reverse pass per <i>row colour</i>, instead of n or m. Our "
@@ -154,18 +159,14 @@ def build(ctx: Context) -> Section:
                          colour_rows(ctx, colours, bounds), cls="compact")]
     if times_ms:
         blocks += ["<h3>Time against n: dense and sparse, forward and reverse</h3>", time_chart(ctx, times_ms)]
-    winners = winner_rows(ctx)
-    if winners:
-        blocks += ["<h3>The sparse crossover</h3>",
-                   note("t_fwd/t_rev of the two sparse Jacobians, timed in the same processes, and each mode's "
-                        "speedup t_dense/t_sparse where a dense Jacobian fits."),
-                   table(["machine", "target", "case", "sparse forward", "sparse reverse", "winner [95 % CI]",
-                          "forward: dense / sparse", "reverse: dense / sparse"], winners, cls="compact")]
-    setup = setup_rows(ctx)
-    if setup:
-        blocks += ["<h3>What the compression costs to set up</h3>",
-                   note("Detection and colouring, each done afresh, on our engine; their sum against one dense "
-                        "Jacobian of the same mode on the same engine (cheaper: the CI is below 1)."),
-                   table(["machine", "case", "mode", "detection", "colouring", "(detection + colouring) / dense",
-                          "verdict"], setup, cls="compact")]
+    blocks += subsection("The sparse crossover",
+                         "t_fwd/t_rev of the two sparse Jacobians, timed in the same processes, and each mode's "
+                         "speedup t_dense/t_sparse where a dense Jacobian fits.",
+                         ["machine", "target", "case", "sparse forward", "sparse reverse", "winner [95 % CI]",
+                          "forward: dense / sparse", "reverse: dense / sparse"], winner_rows(ctx))
+    blocks += subsection("What the compression costs to set up",
+                         "Detection and colouring, each done afresh, on our engine; their sum against one dense "
+                         "Jacobian of the same mode on the same engine (cheaper: the CI is below 1).",
+                         ["machine", "case", "mode", "detection", "colouring", "(detection + colouring) / dense",
+                          "verdict"], setup_rows(ctx))
     return Section("sparse", TITLE, intro, blocks)
