@@ -13,8 +13,9 @@ Everything is derived from the registries — problems (their sweeps and options
 in `benchmarks/`. Three grids:
 
 - `main`, the README's main command: every section of the report for every backend, sized to
-  finish in ≤ 10 min on 2 cores with warm, repeated figures (each problem at its largest size,
-  two scaling sizes, the crossover over affine, compile and first call on one case);
+  finish in about 10 min on 2 cores with warm figures from three processes each (two scaling
+  lines at their smallest and largest size, the workloads at their main size, the crossover
+  over affine, compile and first call on one case, tape bytes of what it times);
 - `full`: every size of every problem, every operator where it fits, both crossover problems;
   ≤ 60 min on 2 cores;
 - `wide`: float32 everywhere, every aspect ratio and depth, deeper compiled cases.
@@ -219,9 +220,9 @@ def compiles(target: str) -> bool:
     return bool(getattr(get_backend(target.split(":")[0]), "compiles", False))
 
 
-def slow_compile(target: str) -> bool:
-    """Does this target take tens of seconds to compile a large Jacobian? (`slow_compile = True`)"""
-    return bool(getattr(get_backend(target.split(":")[0]), "slow_compile", False))
+def costly_jacobians(target: str) -> bool:
+    """Does a workload's batched Jacobian cost this target seconds per process to set up?"""
+    return get_backend(target.split(":")[0]).costly_jacobians
 
 
 def depth(case: str) -> int | None:
@@ -284,10 +285,9 @@ def case_job(target: str, dtype: str, case: str, operators: Iterable[str], *, re
 
 
 # The main grid (≤ 10 min on 2 cores): two scaling lines (each problem's smallest and largest
-# size), one more problem at its largest size, and every workload at its main size (a scalar
-# workload also at its smallest, where its forward-mode gradient fits); full: every sweep.
+# size) and every workload at its main size; full: every sweep, and a scalar workload's gradient
+# by both modes at its smallest size.
 MAIN_SCALING = ("square", "lorenz96")
-MAIN_LARGEST = ("rosenbrock",)
 
 
 def main_case(problem: Problem) -> str:
@@ -302,30 +302,26 @@ def profile_cases(grid: str, problem: Problem) -> list[str]:
         return [main_case(problem)]
     if problem.name in MAIN_SCALING:
         return list(dict.fromkeys([cases[0], cases[-1]]))
-    return cases[-1:] if problem.name in MAIN_LARGEST else []
+    return []
 
 
 def profile_jobs(grid: str, target: str) -> Iterator[Job]:
     """Steady-state time and cost ratios of primal, vjp and jvp over each problem's sizes, the
-    reference kernel beside them; a workload adds its field derivatives, and a scalar workload at
-    its smallest size both batched Jacobians (the gradient by n tangents against one cotangent:
-    why reverse wins), so the crossover factor comes with it.
-    full adds the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
+    reference kernel beside them; a workload adds its field derivatives. main: each workload at
+    its main size, its own derivatives only. full adds a scalar workload's batched Jacobians at
+    its smallest size (the gradient by n tangents against one cotangent: why reverse wins, with
+    its crossover factor), the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
     wide: every operator at every size in both dtypes."""
     for problem in all_problems():
-        if grid == "main" and slow_compile(target) and any(
+        if grid == "main" and costly_jacobians(target) and any(
                 get_operator(op).kind == "jacobian" for op in problem.field_derivatives):
-            continue   # a workload's batched Jacobians: tens of seconds of compile per process
+            continue   # a workload's batched Jacobians: seconds of compile or dispatch per process
         cases = profile_cases(grid, problem)
         for dtype in (DTYPES if grid == "wide" else ("float64",)):
             for case in cases:
                 derivatives = list(problem.field_derivatives)
-                if derivatives and instance_of(case).m == 1 and case == sweep_cases(problem)[0]:
+                if grid != "main" and derivatives and instance_of(case).m == 1 and case == sweep_cases(problem)[0]:
                     derivatives += BATCHED_JACOBIANS     # the gradient by n tangents against by one cotangent
-                if grid == "main" and problem.field_derivatives and case != main_case(problem):
-                    # a scalar workload's smallest size is there for its forward-mode gradient only
-                    yield case_job(target, "float64", case, (), derivatives=derivatives)
-                    continue
                 if grid == "wide":   # (sparse Jacobians: their own family, on the problems they suit)
                     ops: tuple[str, ...] = tuple(op for op in OPERATORS if op not in SPARSE_JACOBIANS)
                 elif grid == "full":
@@ -399,13 +395,16 @@ def first_call_jobs(grid: str, target: str) -> Iterator[Job]:
 
 
 def tape_cases(grid: str) -> list[str]:
-    """Over depth (problems with a depth option, at their middle size) and over n (every sweep)."""
+    """Over depth (problems with a depth option, at their middle size) and over n (every sweep).
+    main: the depth sweep of its scaling problems and the cases it times. (Each case costs a
+    trace, or a compile on a compiling target: the full list took 105 s on eager jax and 211 s
+    on torch-compile, once per run, against the main grid's 8 minutes.)"""
     from adcompare.errors import UserError
 
     cases = []
     for problem in all_problems():
         option = problem.depth_option
-        if option:
+        if option and (grid != "main" or problem.name in MAIN_SCALING):
             inst = instance_of(middle_case(problem))
             free_n = problem.input_size(**inst.options) is None
             for d in DEPTHS[grid]:
@@ -413,15 +412,15 @@ def tape_cases(grid: str) -> list[str]:
                     cases.append(case_id(problem, inst.n if free_n else None, **{**inst.options, option: d}))
                 except UserError:      # a depth the problem does not allow (e.g. a 1-step sequence)
                     pass
-        cases += sweep_cases(problem)
+        cases += profile_cases(grid, problem)
     return list(dict.fromkeys(cases))
 
 
 def count_jobs(grid: str, target: str) -> Iterator[Job]:
     """Tape bytes of one VJP (every target), peak device memory of vjp and jvp (GPU targets):
     counted, not timed, so one job per target holds them all and runs once."""
+    cases = tape_cases(grid)
     for dtype in (DTYPES if grid == "wide" else ("float64",)):
-        cases = tape_cases(grid)
         arms = [_arm("vjp", c, f"tape@{c}") for c in cases]
         figures = [FigureSpec(TAPE, (target, dtype, c), "bytes", (f"tape@{c}",)) for c in cases]
         if not target.endswith(":cpu"):

@@ -35,13 +35,15 @@ from adcompare.rounds import Arm, interleaved_rounds
 class Settings:
     """How long a timing job measures. From the dimensioning experiment (scripts/dimension.py,
     README "How it measures"): 10 ms blocks spread half as much between processes as 2.5 ms
-    ones; the fastest-block estimate settles by ~16–24 rounds; the 10-minute budget of the main
-    command sets 16."""
+    ones. Rounds only shrink the within-process part of a figure's noise, which the fastest
+    block already suppresses; the between-process part needs processes (Kalibera & Jones). A
+    main-grid pass spent 124 of its 314 s in rounds at 10–16 rounds of ≤ 1.2 s a job, so the
+    main command's 10 minutes hold a third process only at 6–10 rounds of ≤ 0.6 s (74 s)."""
 
     block_seconds: float = 0.010
-    min_rounds: int = 10
-    max_rounds: int = 16
-    rounds_seconds: float = 1.2      # a job stops adding rounds after this long (past min_rounds)
+    min_rounds: int = 6
+    max_rounds: int = 10
+    rounds_seconds: float = 0.6      # a job stops adding rounds after this long (past min_rounds)
     first_call_timeout: float = 300.0
 
 

@@ -95,7 +95,7 @@ def test_main_grid_fills_every_section_for_every_cpu_target(plans):
     assert depths == set(grid.DEPTHS["main"])
     ratios = {parse_case(f.params[2])[0] for f in figures_of(plan, grid.COST_RATIO)}
     workloads = {p.name for p in registry.all_problems() if p.field_derivatives}
-    assert ratios == {*grid.MAIN_SCALING, *grid.MAIN_LARGEST, *workloads}    # main: two lines, one size, workloads
+    assert ratios == {*grid.MAIN_SCALING, *workloads}    # main: two scaling lines and the workloads
     full = {parse_case(f.params[2])[0] for f in figures_of(plans["full"], grid.COST_RATIO)}
     assert full == {p.name for p in registry.all_problems()}                  # full: every problem
 

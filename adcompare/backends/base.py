@@ -84,6 +84,10 @@ class Backend:
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     install_hint: ClassVar[str] = ""   # the command that installs the framework
     order: ClassVar[int] = 100         # position in listings
+    # A workload's batched Jacobian costs seconds per process before the first timed call (a
+    # compile, or eager dispatch of every batched primitive): the main grid leaves those
+    # workloads (ba, ht, ode) to the full grid on such a backend (grid.profile_jobs).
+    costly_jacobians: ClassVar[bool] = False
 
     # --- to implement -------------------------------------------------------------------------
     def missing_reason(self) -> str | None:

@@ -45,6 +45,9 @@ class JaxBackend(FrameworkBackend):
     module = "jax"
     install_hint = "pip install jax"
     order = 20
+    # jacfwd / jacrev without jit dispatch every batched primitive: one process of ht's, ba's or
+    # ode's Jacobian by both modes took 7–12 s at the main grid's sizes.
+    costly_jacobians = True
     operators = (*TRANSFORM_OPERATORS, *SPARSE_OPERATORS)
 
     def framework_device_missing(self, device):
