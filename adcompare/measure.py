@@ -34,6 +34,7 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
 COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"   # a directory: JAX's and Inductor's compile caches
+COLD_CACHE_ENV = "ADCOMPARE_COLD_CACHES"        # where compile-time measurements make private caches
 
 # Largest arrays an operator may need before a combination counts as "too large for this
 # machine" (n/a rather than a swap storm): elements of the Jacobian plus its seed matrix, and

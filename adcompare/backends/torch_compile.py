@@ -109,16 +109,15 @@ def use_shared_cache(directory: str | None) -> None:
 
 
 def _private_cache_dir() -> str:
-    """A fresh cache directory for this process alone: inside a run's compile-cache folder
-    (removed with it; forked measurement processes end without atexit), else a temporary one
-    removed at exit."""
-    from adcompare.measure import COMPILE_CACHE_ENV
+    """A fresh cache directory for this process alone: inside the run's scratch folder
+    ($ADCOMPARE_COLD_CACHES, removed with it; forked measurement processes end without atexit),
+    else a temporary one removed at exit."""
+    from adcompare.measure import COLD_CACHE_ENV
 
     pid = os.getpid()
     if pid not in _POLICY.private:
-        parent = os.environ.get(COMPILE_CACHE_ENV)
+        parent = os.environ.get(COLD_CACHE_ENV)
         if parent:
-            parent = os.path.join(parent, "torchinductor-cold")
             os.makedirs(parent, exist_ok=True)
         directory = tempfile.mkdtemp(prefix=f"torchinductor-{pid}-", dir=parent)
         atexit.register(_remove_if_owner, pid, directory)
