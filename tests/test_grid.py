@@ -188,3 +188,27 @@ def test_sparse_family_times_both_modes_against_dense_and_counts_colours_on_our_
     assert not any(f.params[2] == big for f in figures_of(full, grid.SPARSE_SPEEDUP))
     # sparse Jacobians stay out of the generic profile, even in the wide grid
     assert not any(f.params[3] in grid.SPARSE_JACOBIANS for f in figures_of(plans["wide"], grid.COST_RATIO))
+
+
+def test_main_grid_leaves_costly_jacobian_workloads_to_the_full_grid():
+    """A backend that declares its batched Jacobians costly (a compile, or eager dispatch) times
+    ba, ht and ode in the full grid only; every other backend times them at their main size."""
+    assert grid.costly_jacobians("jax:cpu") and grid.costly_jacobians("torch-compile:cpu")
+    assert not grid.costly_jacobians("jax-jit:cpu") and not grid.costly_jacobians("numpy:cpu")
+    jacobian_workloads = [p for p in registry.all_problems()
+                          if any(OPERATORS[op].kind == "jacobian" for op in p.field_derivatives)]
+    assert {p.name for p in jacobian_workloads} >= {"ba", "ht", "ode"}
+    for target in grid.targets():
+        for grid_name, expected in (("main", not grid.costly_jacobians(target)), ("full", True)):
+            timed = {parse_case(a.case)[0] for job in grid.profile_jobs(grid_name, target) for a in job.arms if a.case}
+            for problem in jacobian_workloads:
+                assert (problem.name in timed) == expected, (grid_name, target, problem.name)
+
+
+def test_main_tape_cases_are_what_main_times_and_one_depth_sweep():
+    main, full = grid.tape_cases("main"), grid.tape_cases("full")
+    timed = {c for p in registry.all_problems() for c in grid.profile_cases("main", p)}
+    assert set(main) < set(full) and timed <= set(main)
+    depths = {grid.depth(c) for c in main if c.startswith("lorenz96:128:")}
+    assert depths == set(grid.DEPTHS["main"])
+    assert not [c for c in main if c.startswith("lstm:") and c not in timed]    # one depth sweep only

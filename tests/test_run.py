@@ -188,3 +188,14 @@ def test_run_list_prints_asv_names():
     lines = done.stdout.splitlines()
     assert "time_operators.Operators.track_seconds('numpy:cpu', 'float64', 'square:1', 'vjp')" in lines
     assert done.stderr.strip().endswith("jobs") and done.stderr.startswith(f"{len(lines)} figures")
+
+
+def test_the_compile_cache_outlives_a_run_and_cold_caches_do_not(tmp_path):
+    """Steady-state processes read compilations kept beside the scratch folders; compile-time
+    processes make private caches inside this run's scratch folder, removed with it."""
+    from adcompare import measure, suite
+
+    scratch = tmp_path / ".asv" / "scratch" / "20261202T000000Z-1"
+    env = suite.measurement_env("main", scratch)
+    assert env[measure.COMPILE_CACHE_ENV] == str(tmp_path / ".asv" / "compile-cache")
+    assert Path(env[measure.COLD_CACHE_ENV]).parent == scratch

@@ -26,6 +26,7 @@ class JaxJitBackend(JaxBackend):
     summary = "JAX transforms under jax.jit, compiled in prepare"
     order = 21
     compiles = True
+    costly_jacobians = False   # one XLA program per Jacobian, read from the compile cache
 
     def transforms(self) -> Transforms:
         jax = _jax()
