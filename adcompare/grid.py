@@ -296,8 +296,8 @@ def main_case(problem: Problem) -> str:
 
 def profile_cases(grid: str, problem: Problem) -> list[str]:
     cases = sweep_cases(problem)
-    if grid != "main":
-        return cases
+    if grid != "main":   # every size, and a workload's main size where the sweep lacks it (ode's s = 1)
+        return list(dict.fromkeys(cases + ([main_case(problem)] if problem.field_derivatives else [])))
     if problem.field_derivatives:   # (the full grid times a scalar workload's gradient both ways too)
         return [main_case(problem)]
     if problem.name in MAIN_SCALING:
@@ -332,7 +332,7 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
                     ops = PRODUCT_OPERATORS
                 yield case_job(target, dtype, case, ops, reference=True, derivatives=derivatives)
         if grid == "full":
-            yield case_job(target, "float32", cases[-1], PRODUCT_OPERATORS)
+            yield case_job(target, "float32", sweep_cases(problem)[-1], PRODUCT_OPERATORS)
 
 
 def crossover_cases(grid: str) -> list[str]:
