@@ -310,8 +310,8 @@ def profile_jobs(grid: str, target: str) -> Iterator[Job]:
     reference kernel beside them; a workload adds its field derivatives. main: each workload at
     its main size, its own derivatives only. full adds a scalar workload's batched Jacobians at
     its smallest size (the gradient by n tangents against one cotangent: why reverse wins, with
-    its crossover factor), the HVPs, and the four Jacobians at the middle size, and float32 at the largest;
-    wide: every operator at every size in both dtypes."""
+    its crossover factor), the HVPs, the four Jacobians at the middle size and float32 at the
+    largest; wide: every operator at every size in both dtypes."""
     for problem in all_problems():
         if grid == "main" and costly_jacobians(target) and any(
                 get_operator(op).kind == "jacobian" for op in problem.field_derivatives):
@@ -398,7 +398,7 @@ def tape_cases(grid: str) -> list[str]:
     """Over depth (problems with a depth option, at their middle size) and over n (every sweep).
     main: the depth sweep of its scaling problems and the cases it times. (Each case costs a
     trace, or a compile on a compiling target: the full list took 105 s on eager jax and 211 s
-    on torch-compile, once per run, against the main grid's 8 minutes.)"""
+    on torch-compile, once per run, against the main grid's budget of minutes.)"""
     from adcompare.errors import UserError
 
     cases = []
