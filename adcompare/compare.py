@@ -19,6 +19,7 @@ prepare time, first call, tape bytes (deterministic: every difference should be 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import statistics
@@ -103,6 +104,7 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+@functools.lru_cache(maxsize=None)
 def replicate_coverage(df: int) -> float:
     """The chance that a 95 % CI of the mean of df + 1 processes contains the mean of as many
     further processes of the same distribution: the two means differ by √(2/P)·σ·Z, and the CI's

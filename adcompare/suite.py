@@ -158,7 +158,7 @@ def asv(config: Path, *args: str, env: dict | None = None, capture: bool = False
                           capture_output=capture)
 
 
-def measurement_env(grid_name: str, scratch: Path) -> dict[str, str]:
+def measurement_env(grid_name: str, root: Path, scratch: Path) -> dict[str, str]:
     """The measurement processes' environment: the thread policy, the grid, the compile cache,
     no forced OpenBLAS kernel, no GPU memory preallocation.
 
@@ -171,7 +171,7 @@ def measurement_env(grid_name: str, scratch: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_FORCING}
     env.update(measure.thread_env())
     env[grid.GRID_ENV] = grid_name
-    env[measure.COMPILE_CACHE_ENV] = str(scratch.parent.parent / "compile-cache")
+    env[measure.COMPILE_CACHE_ENV] = str(compile_cache_root(root))
     env[measure.COLD_CACHE_ENV] = str(scratch / "cold-caches")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     return env
@@ -194,6 +194,11 @@ def run_id() -> str:
 
 def scratch_root(root: Path) -> Path:
     return root / ".asv" / "scratch"
+
+
+def compile_cache_root(root: Path) -> Path:
+    """JAX's and Inductor's compile caches, kept between runs (never under scratch_root)."""
+    return root / ".asv" / "compile-cache"
 
 
 def clean_stale_scratch(root: Path) -> None:
@@ -347,7 +352,7 @@ def measure_and_publish(root: Path, results: Path, machine: str, plan: grid.Plan
     try:
         commit = environment.git_commit(root)
         machine_info = register_machine(machine)
-        os.environ.update(measurement_env(args.grid, scratch))
+        os.environ.update(measurement_env(args.grid, root, scratch))
         for var in OPENBLAS_FORCING:
             os.environ.pop(var, None)
         timing = sum(1 for j in plan.jobs if j.kind != "count")
@@ -433,7 +438,7 @@ def history(root: Path, results: Path, machine: str, plan: grid.Plan, args) -> i
             shutil.copytree(results / machine, staged / machine)
         config = write_config(root, staged, scratch / "html", scratch)
         register_machine(machine)
-        env = measurement_env(args.grid, scratch)
+        env = measurement_env(args.grid, root, scratch)
         cmd = ["run", args.commits, "--machine", machine, "--launch-method", "spawn", "--show-stderr",
                "--record-samples"] + (["--quick"] if args.quick else [])
         for pattern in bench_regexes(plan):
@@ -470,7 +475,7 @@ def check(root: Path, machine: str, plan: grid.Plan, args) -> int:
     folder; fails if anything fails."""
     scratch = new_scratch(root, "check-")
     try:
-        env = measurement_env(args.grid, scratch)
+        env = measurement_env(args.grid, root, scratch)
         config = write_config(root, scratch / "asv-results", scratch / "asv-html", scratch)
         if asv(config, "check", "-E", f"existing:{sys.executable}", env=env).returncode != 0:
             print("adcompare run --check: asv check failed", file=sys.stderr)

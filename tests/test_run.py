@@ -195,7 +195,7 @@ def test_the_compile_cache_outlives_a_run_and_cold_caches_do_not(tmp_path):
     processes make private caches inside this run's scratch folder, removed with it."""
     from adcompare import measure, suite
 
-    scratch = tmp_path / ".asv" / "scratch" / "20261202T000000Z-1"
-    env = suite.measurement_env("main", scratch)
+    scratch = suite.scratch_root(tmp_path) / "20261202T000000Z-1"
+    env = suite.measurement_env("main", tmp_path, scratch)
     assert env[measure.COMPILE_CACHE_ENV] == str(tmp_path / ".asv" / "compile-cache")
     assert Path(env[measure.COLD_CACHE_ENV]).parent == scratch
