@@ -6,14 +6,16 @@
     ad.jacobian("brusselator", mode="fwd", strategy="sparse", N=32)   # a scipy.sparse.csr_matrix
     ad.sparsity_pattern("lorenz96", n=64, steps=2), ad.coloring("ba", mode="fwd")
 
-x is a 1-D vector whose length is n; a missing direction (v or t) is a vector of ones, as
-`backward()` on a scalar uses 1. For timing, `prepare` returns the ready-to-run operator.
+x is a 1-D vector whose length is n (without x, n picks x0(n)); a missing direction (v or t) is
+a vector of ones, as `backward()` on a scalar uses 1. Any other keyword must be one of the
+problem's options (`Problem.options`). For timing, `prepare` returns the ready-to-run operator.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -24,12 +26,42 @@ from adcompare.problems import Instance, get_problem, problem_names  # noqa: F40
 from adcompare.problems.registry import as_real_vector
 
 
+# The largest n or option: every size and option fits an int64 (numpy's index type), as the
+# arrays, seeds and compiled loops built from them assume.
+INT64_MAX = np.iinfo(np.int64).max
+
+
 def _integer(name: str, what: str, value) -> int:
     """An integer given as n or an option, checked before it reaches the instance cache (where
     True, 2.0 and 2 would share one entry)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise UserError(f"{name}: {what} must be an integer, got {value!r}")
+    if value > INT64_MAX:
+        raise UserError(f"{name}: {what} must be at most {INT64_MAX} (an int64), got {value}")
     return int(value)
+
+
+def check_option_names(name: str, opts) -> None:
+    """UserError unless every keyword is one of the problem's options (`Problem.options`). Run
+    before the keywords are passed on, where one named like a parameter (n, x, operator,
+    direction, ...) would otherwise end in a TypeError."""
+    problem = get_problem(name)
+    unknown = sorted(set(opts) - set(problem.options))
+    if unknown:     # as Problem.resolve_options says it, which cannot take a keyword named n
+        allowed = ", ".join(problem.options) or "none"
+        raise UserError(f"{problem.name}: unknown option {unknown[0]!r}; options: {allowed}")
+
+
+def _data_path(name: str, data) -> Path:
+    """The data file's path; UserError for an empty path (which Path would read as the current
+    folder) or for something that is not a path at all."""
+    try:
+        text = os.fsdecode(data)
+    except TypeError:
+        raise UserError(f"{name}: data must be a file path, got {data!r}") from None
+    if not text:
+        raise UserError(f"{name}: the data file is an empty path")
+    return Path(text)
 
 
 @functools.lru_cache(maxsize=32)
@@ -43,8 +75,9 @@ def instance(name: str, n: int | None = None, data: str | os.PathLike | None = N
     With `data`, everything comes from that file (ADBench's formats; x0 is the file's parameters).
     """
     problem = get_problem(name)
+    check_option_names(name, opts)
     if data is not None:
-        return problem.instance(n, data=data, **opts)
+        return problem.instance(n, data=_data_path(name, data), **opts)
     n = None if n is None else _integer(name, "n", n)
     options = tuple(sorted((k, _integer(name, f"option {k}", v)) for k, v in opts.items()))
     return _cached_instance(problem.name, n, options)
@@ -53,6 +86,17 @@ def instance(name: str, n: int | None = None, data: str | os.PathLike | None = N
 def as_vector(values, what: str = "x") -> np.ndarray:
     """A user's vector as a read-only 1-D float64 copy, or a UserError saying what was wrong."""
     return as_real_vector(values, what)
+
+
+def _point(name: str, x, n) -> tuple[np.ndarray | None, int | None]:
+    """(x as a vector, n): n as given, or x's length, which a given n must equal."""
+    n = None if n is None else _integer(name, "n", n)
+    if x is None:
+        return None, n
+    x = as_vector(x)
+    if n is not None and n != x.shape[0]:
+        raise UserError(f"n = {n} but x has length {x.shape[0]}")
+    return x, x.shape[0]
 
 
 def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None = None,
@@ -67,56 +111,50 @@ def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None =
     """
     op = get_operator(operator)
     chosen = get_backend(backend)
-    if x is not None:
-        x = as_vector(x)
-        if n is not None and n != x.shape[0]:
-            raise UserError(f"n = {n} but x has length {x.shape[0]}")
-        n = x.shape[0]
+    x, n = _point(name, x, n)
     if direction is not None:
         direction = as_vector(direction, op.direction or "direction")
     inst = instance(name, n, data=data, **opts)
     return chosen.prepare(op, inst, x, direction, device=device, dtype=dtype)
 
 
-def _evaluate(operator: str, name: str, x, direction, backend, device, dtype, data, opts) -> np.ndarray:
-    return prepare(operator, name, x, direction, backend=backend, device=device, dtype=dtype, data=data, **opts)()
+def _evaluate(operator: str, name: str, x, direction, n, backend, device, dtype, data, opts) -> np.ndarray:
+    check_option_names(name, opts)      # before `opts` meets prepare's own parameters
+    return prepare(operator, name, x, direction, n=n, backend=backend, device=device, dtype=dtype, data=data,
+                   **opts)()
 
 
-def primal(name: str, x=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
-           data: str | os.PathLike | None = None, **opts) -> np.ndarray:
+def primal(name: str, x=None, *, n: int | None = None, backend: str = "numpy", device: str = "cpu",
+           dtype: str = "float64", data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """f(x), shape (m,)."""
-    return _evaluate("primal", name, x, None, backend, device, dtype, data, opts)
+    return _evaluate("primal", name, x, None, n, backend, device, dtype, data, opts)
 
 
-def vjp(name: str, x=None, v=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
-        data: str | os.PathLike | None = None, **opts) -> np.ndarray:
+def vjp(name: str, x=None, v=None, *, n: int | None = None, backend: str = "numpy", device: str = "cpu",
+        dtype: str = "float64", data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """vᵀJ by one reverse pass, shape (n,); v defaults to ones (m,)."""
-    return _evaluate("vjp", name, x, v, backend, device, dtype, data, opts)
+    return _evaluate("vjp", name, x, v, n, backend, device, dtype, data, opts)
 
 
-def jvp(name: str, x=None, t=None, *, backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
-        data: str | os.PathLike | None = None, **opts) -> np.ndarray:
+def jvp(name: str, x=None, t=None, *, n: int | None = None, backend: str = "numpy", device: str = "cpu",
+        dtype: str = "float64", data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """J t by one forward pass, shape (m,); t defaults to ones (n,)."""
-    return _evaluate("jvp", name, x, t, backend, device, dtype, data, opts)
+    return _evaluate("jvp", name, x, t, n, backend, device, dtype, data, opts)
 
 
-def jacobian(name: str, x=None, mode: str = "fwd", strategy: str = "batched", *, backend: str = "numpy",
-             device: str = "cpu", dtype: str = "float64", data: str | os.PathLike | None = None,
-             **opts) -> np.ndarray:
+def jacobian(name: str, x=None, mode: str = "fwd", strategy: str = "batched", *, n: int | None = None,
+             backend: str = "numpy", device: str = "cpu", dtype: str = "float64",
+             data: str | os.PathLike | None = None, **opts) -> np.ndarray:
     """J, shape (m, n): mode "fwd" (n tangents) or "rev" (m cotangents); strategy "batched"
     (one vectorised pass), "loop" (one product at a time) or "sparse" (one product per colour of
     the pattern's columns or rows, batched; returns a scipy.sparse.csr_matrix)."""
     op = jacobian_operator(mode, strategy)
-    return _evaluate(op.name, name, x, None, backend, device, dtype, data, opts)
+    return _evaluate(op.name, name, x, None, n, backend, device, dtype, data, opts)
 
 
 def _sized_instance(name: str, x, n, data, opts) -> tuple[Instance, np.ndarray | None]:
     """The instance for x (its length is n) or for n, and x checked against it."""
-    if x is not None:
-        x = as_vector(x)
-        if n is not None and n != x.shape[0]:
-            raise UserError(f"n = {n} but x has length {x.shape[0]}")
-        n = x.shape[0]
+    x, n = _point(name, x, n)
     inst = instance(name, n, data=data, **opts)
     return inst, None if x is None else inst.check_input(x)
 
@@ -146,7 +184,8 @@ def coloring(name: str, mode: str = "fwd", *, n: int | None = None, order: str =
     return colorings.color(sparse.pattern_of(inst), mode, order)
 
 
-def hvp(name: str, x=None, t=None, mode: str = "fwd-rev", *, backend: str = "numpy", device: str = "cpu",
-        dtype: str = "float64", data: str | os.PathLike | None = None, **opts) -> np.ndarray:
+def hvp(name: str, x=None, t=None, mode: str = "fwd-rev", *, n: int | None = None, backend: str = "numpy",
+        device: str = "cpu", dtype: str = "float64", data: str | os.PathLike | None = None,
+        **opts) -> np.ndarray:
     """H t for a scalar-output problem, shape (n,); mode "fwd-rev", "rev-rev" or "rev-fwd"."""
-    return _evaluate(hvp_operator(mode).name, name, x, t, backend, device, dtype, data, opts)
+    return _evaluate(hvp_operator(mode).name, name, x, t, n, backend, device, dtype, data, opts)

@@ -7,6 +7,8 @@ Without --x the problem's default x0(n) is used; without --v / --t a vector of o
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 import warnings
 
@@ -25,6 +27,22 @@ HELP = {
     "hvp": "H t for a scalar-output problem, forward-over-reverse, reverse-over-reverse or reverse-over-forward",
 }
 DIRECTION = {"vjp": "v", "jvp": "t", "hvp": "t"}
+# The flags whose names an --opt key may take by mistake (--opt n=3 for --n 3).
+FLAGS = ("x", "n", "v", "t", "mode", "strategy", "data", "device", "dtype", "backend")
+
+
+# A decimal integer, spelled plainly: int() alone also takes '1_000' and non-ASCII digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def plain_int(text: str) -> int:
+    """argparse's type for --n: int() of a plain decimal integer (ValueError otherwise)."""
+    if not _INTEGER.fullmatch(text.strip()):
+        raise ValueError(text)
+    return int(text)
+
+
+plain_int.__name__ = "int"      # argparse names the type in its error: "invalid int value"
 
 
 def command_help(name: str) -> str:
@@ -36,7 +54,7 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--backend", default="numpy", help="backend name (default: numpy)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--x", help="the point, comma-separated (use --x=-1,2 for a leading minus)")
-    where.add_argument("--n", type=int, help="size n; x is the problem's default x0(n)")
+    where.add_argument("--n", type=plain_int, help="size n; x is the problem's default x0(n)")
     direction = DIRECTION.get(name)
     if direction:
         size = "m" if direction == "v" else "n"
@@ -58,22 +76,38 @@ def add_arguments(name: str, parser) -> None:
 
 
 def parse_numbers(text: str, flag: str) -> np.ndarray:
+    """The comma-separated numbers of --x, --v or --t; every one finite (float() alone takes
+    'nan', 'inf' and '1e999')."""
+    items = text.split(",")
     try:
-        return np.array([float(item) for item in text.split(",")], dtype=np.float64)
+        values = [float(item) for item in items]
     except ValueError:
         raise UserError(f"--{flag}: {text!r} is not a comma-separated list of numbers") from None
+    for i, (item, value) in enumerate(zip(items, values), start=1):
+        if not math.isfinite(value):
+            raise UserError(f"--{flag}: number {i} of {len(items)} is {item.strip()!r}, which is not a "
+                            "finite float64")
+    return np.array(values, dtype=np.float64)
 
 
-def parse_options(items: list[str]) -> dict[str, int]:
+def parse_options(items: list[str], problem: str, flags=()) -> dict[str, int]:
+    """--opt KEY=INTEGER items as keywords for the API: each key one of the problem's own options
+    (`Problem.options`), given once. A key such as n or backend would otherwise meet the API
+    parameter of that name; `flags` are the command's, named in the error when a key is one.
+    The API checks the values' range (1 … the largest int64)."""
     options = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not _INTEGER.fullmatch(value):
+            raise UserError(f"--opt: {item!r} is not KEY=INTEGER (e.g. --opt m=5)")
         try:
-            if not sep or not key:
-                raise ValueError
-            options[key.strip()] = int(value)
-        except ValueError:
-            raise UserError(f"--opt: {item!r} is not KEY=INTEGER (e.g. --opt m=5)") from None
+            api.check_option_names(problem, {key: None})
+        except UserError as err:
+            hint = f" (set {key} with --{key})" if key in flags else ""
+            raise UserError(f"--opt {item!r}: {err}{hint}") from None
+        if key in options:
+            raise UserError(f"--opt: option {key} is given twice ({key}={options[key]} and {item!r})")
+        options[key] = int(value)
     return options
 
 
@@ -104,13 +138,13 @@ def main(args) -> int:
     flag = DIRECTION.get(args.command)
     text = getattr(args, flag) if flag else None
     direction = None if text is None else parse_numbers(text, flag)
+    options = parse_options(args.opt, args.problem, [name for name in FLAGS if hasattr(args, name)])
     # Overflow is reported once, below, as what it did to the result, not as numpy's warnings.
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             prepared = api.prepare(operator, args.problem, x, direction, n=args.n, backend=args.backend,
-                                   device=args.device, dtype=args.dtype, data=args.data,
-                                   **parse_options(args.opt))
+                                   device=args.device, dtype=args.dtype, data=args.data, **options)
         except Unavailable as err:
             raise UserError(f"cannot run {operator} here: {err}") from None
         result = np.asarray(to_dense(prepared()))   # a sparse Jacobian is printed dense

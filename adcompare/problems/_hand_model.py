@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adcompare.datafile import finite_number, read_text
 from adcompare.errors import UserError
 
 BONES = 22
@@ -180,20 +181,31 @@ def constants_from(model: dict, correspondences: np.ndarray, points: np.ndarray,
 
 # --- ADBench's files ----------------------------------------------------------------------------
 def _number(path: Path, line: int, text: str, kind, what: str):
+    """An int, or a finite float, read from `text`."""
+    if kind is float:
+        return finite_number(text, f"ht: {path}:{line}", what)
     try:
-        return kind(text)
+        return int(text)
     except ValueError:
-        name = "an integer" if kind is int else "a number"
-        raise UserError(f"ht: {path}:{line}: {what} must be {name}, got {text!r}") from None
+        raise UserError(f"ht: {path}:{line}: {what} must be an integer, got {text!r}") from None
+
+
+def _text(path: Path, what: str) -> str:
+    """The text of one of the hand's files; UserError (prefixed "ht:") if it is missing, not a
+    file, not UTF-8 or empty."""
+    try:
+        return read_text(path, what)
+    except UserError as err:
+        raise UserError(f"ht: {err}") from None
 
 
 def _lines(path: Path):
-    """(line number, stripped text) of the non-empty lines; UserError if the file is missing."""
-    if not path.is_file():
+    """(line number, stripped text) of the non-empty lines of a model file."""
+    if not path.exists():
         raise UserError(f"ht: {path} does not exist (the model folder holds bones.txt, vertices.txt, "
                         "triangles.txt)")
-    with open(path) as handle:
-        return [(i, s.strip()) for i, s in enumerate(handle, start=1) if s.strip()]
+    lines = _text(path, "model file").splitlines()
+    return [(i, s.strip()) for i, s in enumerate(lines, start=1) if s.strip()]
 
 
 def read_bones(path: Path):
@@ -235,8 +247,6 @@ def read_vertices(path: Path):
                 raise UserError(f"ht: {path}:{line}: bone index {bone} is outside 0 … {BONES - 1}")
             row[bone] = _number(path, line, fields[10 + 2 * j], float, "a weight")
         weights.append(row)
-    if not positions:
-        raise UserError(f"ht: {path} holds no vertices")
     positions = np.asarray(positions)
     return np.concatenate([positions, np.ones((len(positions), 1))], axis=1), np.stack(weights)
 
@@ -259,8 +269,8 @@ def read_instance(path: Path):
     """The instance file: `N n_theta`, N lines `correspondence x y z`, then 2N values us (only in
     the complicated variant) and n_theta values θ. Read as whitespace-separated values, as
     ADBench's reader does; the count after the points tells the variants apart."""
-    with open(path) as handle:
-        tokens = [(i, t) for i, s in enumerate(handle, start=1) for t in s.split()]
+    lines = _text(path, "data file").splitlines()
+    tokens = [(i, t) for i, s in enumerate(lines, start=1) for t in s.split()]
     if len(tokens) < 2:
         raise UserError(f"ht: {path}:1: expected the point count and the pose size")
     count = _number(path, tokens[0][0], tokens[0][1], int, "the point count")
@@ -296,7 +306,8 @@ def read_hand(path: Path):
     correspondences, points, x, variant, lines = read_instance(path)
     folder = path.parent / "model"
     if not folder.is_dir():
-        raise UserError(f"ht: the model folder {folder} does not exist (ADBench keeps bones.txt, vertices.txt "
+        state = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"ht: the model folder {folder} {state} (ADBench keeps bones.txt, vertices.txt "
                         "and triangles.txt in model/ beside the instance files)")
     parents, rel, inv = read_bones(folder / "bones.txt")
     base_positions, weights = read_vertices(folder / "vertices.txt")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from adcompare.datafile import regular_file
 from adcompare.errors import UserError, choose_from
 
 _REGISTRY: dict[str, "Problem"] = {}
@@ -168,8 +169,10 @@ class Problem:
     def _instance_from_data(self, path: Path, n: int | None, opts: Mapping[str, int]) -> "Instance":
         if opts:
             raise UserError(f"{self.name}: options come from the data file {path}; got {sorted(opts)}")
-        if not path.is_file():
-            raise UserError(f"{self.name}: data file {path} does not exist")
+        try:
+            regular_file(path, "data file")
+        except UserError as err:
+            raise UserError(f"{self.name}: {err}") from None
         loaded = self.read_data(path)
         size = int(np.size(loaded.x))
         if n is not None and _positive_int(self.name, "n", n) != size:
