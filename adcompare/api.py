@@ -176,7 +176,8 @@ def coloring(name: str, mode: str = "fwd", *, n: int | None = None, order: str =
     columns (rows) of one colour share a row (column). `order`: "best" (the fewest colours of the
     greedy orders, improved by iterated greedy; the one the sparse Jacobians use) or one order
     alone: "natural", "largest-first", "smallest-last"."""
-    from adcompare import colorings, sparse
+    from adcompare import sparse
+    from adcompare.sparse import colorings
 
     inst, _ = _sized_instance(name, None, n, data, opts)
     if order == "best":

@@ -19,7 +19,7 @@ COMMANDS = {
     "jacobian": "adcompare.commands.products",
     "hvp": "adcompare.commands.products",
     "check": "adcompare.commands.check",
-    "run": "adcompare.suite",
+    "run": "adcompare.run.command",
     "report": "adcompare.report",
 }
 

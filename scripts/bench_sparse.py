@@ -70,7 +70,8 @@ def table(header, rows) -> str:
 
 def colour_counts(repeats: int) -> bool:
     import adcompare as ad
-    from adcompare import colorings, sparse
+    from adcompare import sparse
+    from adcompare.sparse import colorings
     from adcompare.problems import get_problem
 
     rows, ok = [], True
@@ -97,7 +98,8 @@ def colour_counts(repeats: int) -> bool:
 
 def detection_against_dense(repeats: int) -> bool:
     import adcompare as ad
-    from adcompare import colorings, sparse
+    from adcompare import sparse
+    from adcompare.sparse import colorings
     from adcompare.backends import get_backend
     from adcompare.operators import jacobian_operator
     from adcompare.problems import get_problem
@@ -132,10 +134,11 @@ def detection_against_dense(repeats: int) -> bool:
 def ba_goal(observations: int, repeats: int, backends) -> bool:
     import adcompare as ad
     from adcompare import sparse
-    from adcompare.backends import base, get_backend
+    from adcompare import limits
+    from adcompare.backends import get_backend
     from adcompare.operators import jacobian_operator
 
-    base.MAX_JACOBIAN_ELEMENTS = 1 << 33        # this instance is past the grid's guard on purpose
+    limits.MAX_JACOBIAN_ELEMENTS = 1 << 33        # this instance is past the grid's guard on purpose
     c, p = max(1, observations // 1000), observations // 4          # BAL-like: 4 observations a point
     inst = ad.instance("ba", c=c, p=p, o=observations)
     start = time.perf_counter()
@@ -163,7 +166,8 @@ def ba_goal(observations: int, repeats: int, backends) -> bool:
 
 
 def run_child(args) -> int:
-    from adcompare import colorings, measure
+    from adcompare.measure import threads as measure
+    from adcompare.sparse import colorings
     from adcompare.problems import get_problem  # noqa: F401  (imports every problem)
 
     os.environ[measure.CPU_ENV] = str(args.cpu)

@@ -3,7 +3,7 @@
 Kalibera & Jones (ISMM 2013): repeat most at the level whose variance costs least to average
 away. For a handful of combinations this runs P fresh worker processes one after another; each
 times its arms (operator A, operator B, A again for an A/A control, and the fixed reference
-kernel) in R randomized interleaved rounds (`adcompare.rounds`), blocks of `--block-ms`. On the
+kernel) in R randomized interleaved rounds (`adcompare.measure.rounds`), blocks of `--block-ms`. On the
 log scale, for ln t_A, ln(t_A/t_B), ln(t_A/t_A') and ln(t_A/t_ref):
 
     σ_w²  the variance between rounds of one process (pooled over processes);
@@ -47,13 +47,14 @@ SPECS = [
 
 
 def worker(spec: dict, rounds: int, block_seconds: float) -> dict:
-    from adcompare import measure, reference
-    from adcompare.rounds import Arm, interleaved_rounds
+    from adcompare.measure import prepared as operators, reference, threads
+    from adcompare.measure.frameworks import use_compile_cache
+    from adcompare.measure.rounds import Arm, interleaved_rounds
 
     start = time.perf_counter()
-    measure.pin_threads()
-    measure.use_compile_cache()
-    prepared = {k: measure.prepared(spec["target"], "float64", *spec[k]) for k in ("a", "b")}
+    threads.pin_threads()
+    use_compile_cache()
+    prepared = {k: operators.prepared(spec["target"], "float64", *spec[k]) for k in ("a", "b")}
     prepare_seconds = time.perf_counter() - start
 
     def call(p):
@@ -113,11 +114,12 @@ def main() -> int:
     if args.worker:
         json.dump(worker(json.loads(args.worker), args.rounds, args.block_ms / 1000), sys.stdout)
         return 0
-    from adcompare import measure
+    from adcompare.backends.base import COMPILE_CACHE_ENV
+    from adcompare.measure.threads import thread_env
 
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    env.update(measure.thread_env())
-    env.setdefault(measure.COMPILE_CACHE_ENV, os.path.abspath(".asv/dimension-compile-cache"))
+    env.update(thread_env())
+    env.setdefault(COMPILE_CACHE_ENV, os.path.abspath(".asv/dimension-compile-cache"))
     report = {"processes": args.processes, "rounds": args.rounds, "block_ms": args.block_ms, "specs": {}}
     for spec in SPECS:
         if args.only and args.only not in spec["label"]:

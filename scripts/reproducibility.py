@@ -7,7 +7,7 @@
 Runs `adcompare run ARGS` twice into two fresh results folders (same commit, nothing else changed),
 then prints per family the median and p90 of |B/A − 1|, the share of one run's 95 % CIs that
 contain the other run's estimate, slope differences and crossover winner flips
-(adcompare.compare), against the suite's goals. `--json PATH` also writes the table as JSON.
+(adcompare.store.compare), against the suite's goals. `--json PATH` also writes the table as JSON.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from adcompare.compare import compare_folders, format_table
+from adcompare.store.compare import compare_folders, format_table
 
 
 def run_twice(extra: list[str], where: Path) -> tuple[Path, Path, list[float]]:

@@ -7,7 +7,7 @@ We run the same problem functions (written once on `xp`) through both, on square
 brusselator and ba, and print one row per instance:
 
 - pattern: whether asdex's equals ours, and the non-zeros;
-- colours, forward and reverse: ours (`adcompare.colorings`, "best"), asdex's, the lower bound;
+- colours, forward and reverse: ours (`adcompare.sparse.colorings`, "best"), asdex's, the lower bound;
 - seconds (best of --repeats, one thread, pinned to --cpu): detection and colouring, each tool's
   own; the forward sparse Jacobian on our engine and on jax-jit (compressed products, then
   decompressed into a scipy CSR matrix), and asdex's `jacobian_from_coloring` under jax.jit
@@ -57,7 +57,8 @@ def compare(name: str, opts: dict, repeats: int) -> list:
     import scipy.sparse as sp
 
     import adcompare as ad
-    from adcompare import colorings, sparse
+    from adcompare import sparse
+    from adcompare.sparse import colorings
     from adcompare.backends import get_backend
     from adcompare.operators import jacobian_operator
 
@@ -108,7 +109,7 @@ def main() -> int:
         print("asdex is not installed, so there is nothing to compare: pip install asdex "
               "(it needs jax >= 0.9 and numba; use a separate venv if that would change your jax)")
         return 2
-    from adcompare import measure
+    from adcompare.measure import threads as measure
 
     os.environ[measure.CPU_ENV] = str(args.cpu)
     measure.pin_threads()                  # before jax starts: its thread flags are read then

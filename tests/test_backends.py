@@ -7,28 +7,28 @@ Tolerances (one source, `adcompare.oracles`):
 - float32 vs the same float64 references: AD_RTOL['float32'] = 1e-4 added — unit roundoff 6e-8
   grown over at most a few hundred primitives and the conditioning of softmax / Lorenz-96.
 - H t vs central differences of the exact gradient: check.FD_HVP_RTOL = 1e-6.
-Instances come from `check.small_instance` (test size, integer options capped), so the whole
-grid runs in well under a minute; GPU combinations skip where no GPU exists.
+Instances come from `check.small_instance` (test size, integer options capped). The matrix
+tests run a pairwise covering design of their combinations by default and the full product with
+`pytest --exhaustive` (tests/matrix.py); GPU devices are in them only where a GPU exists.
 """
 
 from __future__ import annotations
 
 import functools
 
+import matrix
 import numpy as np
 import pytest
 
 from adcompare import oracles
-from adcompare.backends import DTYPES, Unavailable, all_backends, backend_names, get_backend
+from adcompare.backends import DTYPES, Unavailable, backend_names, get_backend
 from adcompare.commands import check
 from adcompare.operators import OPERATORS
-from adcompare.problems import get_problem, problem_names
+from adcompare.problems import get_problem
 from adcompare.sparse import to_dense
 
 
-@functools.cache
-def small(problem: str):
-    return check.small_instance(get_problem(problem))
+small = matrix.small
 
 
 @functools.cache
@@ -45,18 +45,17 @@ def run_or_skip(backend, operator, inst, direction, device="cpu", dtype="float64
     return np.asarray(to_dense(prepared()), dtype=np.float64)
 
 
-# Only the pairs that mean something: an HVP of a vector-valued problem is not a skipped test.
-APPLICABLE = [(p, o) for p in problem_names() for o, op in OPERATORS.items() if op.applies_to(small(p))]
+def meaningful(values) -> bool:
+    """Only what means something: an HVP of a vector-valued problem, or an operator the backend
+    does not implement (test_unsupported_operators_say_why), is not a skipped test."""
+    return matrix.applies(values["problem"], values["operator"]) and matrix.implements(values["target"][0],
+                                                                                       values["operator"])
 
 
-# Every device a backend declares; those absent from this machine skip with the reason.
-TARGETS = [(b.name, d) for b in all_backends() for d in b.devices]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend, device", TARGETS)
-@pytest.mark.parametrize("problem, operator", APPLICABLE)
+@pytest.mark.product("problem", "target", "operator", "dtype", valid=meaningful)
 def test_operator_agrees_with_oracle_and_engine(problem, backend, operator, device, dtype):
+    """The operator against its independent oracle and the reference engine; a product (vjp or
+    jvp) also against the backend's own other product: ⟨v, J t⟩ = ⟨vᵀJ, t⟩."""
     inst = small(problem)
     op = OPERATORS[operator]
     d = check.check_direction(op, inst)
@@ -71,18 +70,16 @@ def test_operator_agrees_with_oracle_and_engine(problem, backend, operator, devi
     if engine is not None:
         err = oracles.relative_error(value, engine)
         assert err <= oracles.AD_RTOL[dtype], f"reference engine: error {err:.2e}"
+    if operator in ("vjp", "jvp"):
+        assert_adjoint_identity(backend, inst, device, dtype, **{operator: value})
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", backend_names())
-@pytest.mark.parametrize("problem", problem_names())
-def test_adjoint_identity(problem, backend, dtype):
-    """⟨v, J t⟩ = ⟨vᵀJ, t⟩ with the backend's own JVP and VJP."""
-    inst = small(problem)
+def assert_adjoint_identity(backend, inst, device, dtype, vjp=None, jvp=None):
+    """⟨v, J t⟩ = ⟨vᵀJ, t⟩ with the backend's own JVP and VJP (one of them given)."""
     v = check.check_direction(OPERATORS["vjp"], inst)
     t = check.check_direction(OPERATORS["jvp"], inst)
-    vj = run_or_skip(backend, "vjp", inst, v, dtype=dtype)
-    jt = run_or_skip(backend, "jvp", inst, t, dtype=dtype)
+    vj = run_or_skip(backend, "vjp", inst, v, device, dtype) if vjp is None else vjp
+    jt = run_or_skip(backend, "jvp", inst, t, device, dtype) if jvp is None else jvp
     assert oracles.adjoint_gap(v, jt, vj, t) <= oracles.ADJOINT_RTOL[dtype]
 
 
@@ -117,7 +114,7 @@ def test_tape_bytes_leave_out_what_exists_without_ad(backend):
 @pytest.mark.parametrize("backend", backend_names())
 def test_tape_bytes_grow_linearly_with_depth(backend):
     """Each RK4 step of lorenz96 adds the same residuals: twice the steps, twice the tape."""
-    if getattr(get_backend(backend), "recomputes_forward", False):
+    if get_backend(backend).recomputes_forward:
         pytest.skip(f"{backend}'s compiled backward recomputes the RK4 steps (tests/test_torch_compile.py)")
     one = tape_or_skip(backend, "lorenz96", 1000, steps=1)
     two = tape_or_skip(backend, "lorenz96", 1000, steps=2)

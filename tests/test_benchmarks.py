@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adcompare import grid
+from adcompare.families import all_benchmarks
+from adcompare.run import plan as grid
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
@@ -17,16 +18,20 @@ pytest.importorskip("asv")
 INSPECT = r"""
 import importlib, json, pkgutil
 import benchmarks
-from benchmarks import memory, ratios
-from benchmarks.common import Figure
+from benchmarks import suite
+from benchmarks.suite import Figure
 modules = [importlib.import_module("benchmarks." + m.name) for m in pkgutil.iter_modules(benchmarks.__path__)]
 classes = [c for mod in modules for c in vars(mod).values()
            if isinstance(c, type) and issubclass(c, Figure) and c is not Figure and c.__module__ == mod.__name__]
 out = {}
 for cls in classes:
     methods = [m for m in vars(cls) if m.split("_")[0] in ("time", "track", "timeraw")]
-    out[cls.benchmark.name] = {"version": cls.version, "unit": cls.unit, "methods": methods,
+    names = [getattr(cls, m).benchmark_name for m in methods]
+    out[cls.benchmark.name] = {"version": cls.version, "unit": cls.unit, "methods": methods, "names": names,
                                "params": cls.params, "param_names": cls.param_names, "cls": cls.__name__}
+by_name = {c.benchmark.name: c for c in classes}
+ratios = type("ratios", (), {"CostRatios": by_name["ratios.CostRatios.track_cost_ratio"]})
+memory = type("memory", (), {"TapeMemory": by_name["memory.TapeMemory.track_tape_bytes"]})
 # a figure measured in this process, as asv's runner does; n/a outside the grid or off this machine
 ratio = ratios.CostRatios()
 ratio.setup("numpy:cpu", "float64", "square:100000", "vjp")
@@ -53,9 +58,10 @@ def suite_info():
 
 
 def test_every_benchmark_class_is_versioned_and_generated_from_the_grid(suite_info):
-    for name, bench in grid.BENCHMARKS.items():
+    for name, bench in all_benchmarks().items():
         info = suite_info[name]
         assert f"{name.split('.')[0]}.{info['cls']}.{bench.method}" == name   # asv's name is the grid's
+        assert info["names"] == [name]                                       # and asv names it so
         assert info["version"] == "1" and info["unit"] == bench.unit, name
         assert info["methods"] == [bench.method], name
         assert info["param_names"] == list(bench.param_names)

@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 import adcompare as ad
-from adcompare import colorings
+from adcompare.sparse import colorings
 from adcompare.errors import UserError
 
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from adcompare import compare
+from adcompare.store import compare
 
 
 def rec(benchmark, value, ci=None, **params):
@@ -59,7 +59,7 @@ def test_replicate_coverage_is_what_two_stable_runs_give(processes):
     mean at the stated rate, below 95 %, and the CI still covers the truth at 95 %."""
     import numpy as np
 
-    from adcompare import stats
+    from adcompare.measure import stats
 
     rng = np.random.default_rng(7)
     a = rng.normal(0.0, 0.05, (20000, processes))

@@ -5,19 +5,24 @@ import math
 
 import pytest
 
-from adcompare import figures as F
-from adcompare import grid
+from adcompare.families.cost_ratios import COST_RATIO
+from adcompare.families.sparse import DETECT, SETUP_RATIO
+from adcompare.families.tape import TAPE as TAPE_BYTES
+from adcompare.families.time_per_call import SECONDS as TIME
+from adcompare.measure import estimates as F
+from adcompare.measure.jobs import ArmSpec, Job
+from adcompare.store import figures_file as FF
 
-RATIO = grid.FigureSpec(grid.COST_RATIO, ("numpy:cpu", "float64", "square:1000", "vjp"), "ratio",
-                        ("vjp", "primal"), parts=(("vjp", "vjp"), ("primal", "primal")))
-SECONDS = grid.FigureSpec(grid.SECONDS, ("numpy:cpu", "float64", "square:1000", "vjp"), "seconds", ("vjp",),
-                          parts=(("vjp", "vjp"), ("reference", "reference")))
-JACOBIAN = grid.FigureSpec(grid.COST_RATIO, ("numpy:cpu", "float64", "affine:4:m=8", "jacobian-fwd"), "ratio",
-                           ("jacobian-fwd", "primal"), divisor=4)
-TAPE = grid.FigureSpec(grid.TAPE, ("numpy:cpu", "float64", "lorenz96:8:steps=10"), "bytes", ("tape",))
-JOB = grid.Job("timing", "numpy:cpu", "float64",
-               (grid.ArmSpec("vjp", "square:1000", "vjp"), grid.ArmSpec("primal", "square:1000", "primal"),
-                grid.ArmSpec("reference")), (RATIO, SECONDS))
+RATIO = COST_RATIO.figure(("numpy:cpu", "float64", "square:1000", "vjp"), "ratio",
+                          ("vjp", "primal"), parts=(("vjp", "vjp"), ("primal", "primal")))
+SECONDS = TIME.figure(("numpy:cpu", "float64", "square:1000", "vjp"), "seconds", ("vjp",),
+                      parts=(("vjp", "vjp"), ("reference", "reference")))
+JACOBIAN = COST_RATIO.figure(("numpy:cpu", "float64", "affine:4:m=8", "jacobian-fwd"), "ratio",
+                             ("jacobian-fwd", "primal"), divisor=4)
+TAPE = TAPE_BYTES.figure(("numpy:cpu", "float64", "lorenz96:8:steps=10"), "bytes", ("tape",))
+JOB = Job("timing", "numpy:cpu", "float64",
+          (ArmSpec("vjp", "square:1000", "vjp"), ArmSpec("primal", "square:1000", "primal"),
+           ArmSpec("reference")), (RATIO, SECONDS))
 
 
 def arm(seconds, warmup=(1.0, 1.0)):
@@ -45,8 +50,8 @@ def test_the_estimate_is_the_ratio_of_the_fastest_blocks():
 
 
 def test_a_jacobian_ratio_is_held_against_min_n_m_primals():
-    job = grid.Job("timing", "numpy:cpu", "float64", (grid.ArmSpec("jacobian-fwd", "affine:4:m=8", "jacobian-fwd"),
-                                                      grid.ArmSpec("primal", "affine:4:m=8", "primal")), (JACOBIAN,))
+    job = Job("timing", "numpy:cpu", "float64", (ArmSpec("jacobian-fwd", "affine:4:m=8", "jacobian-fwd"),
+                                                      ArmSpec("primal", "affine:4:m=8", "primal")), (JACOBIAN,))
     rec = {"job": job.id, "kind": "timing", "rounds": 12,
            "arms": {"jacobian-fwd": arm(steady(8e-5)), "primal": arm(steady(1e-5))}}
     [fig] = F.aggregate(job, [rec])
@@ -114,7 +119,7 @@ def test_unavailable_and_failed_arms_propagate_with_their_reason():
 
 
 def test_counted_figures_are_exact():
-    job = grid.Job("count", "numpy:cpu", "float64", (grid.ArmSpec("tape", "lorenz96:8:steps=10", "vjp"),), (TAPE,))
+    job = Job("count", "numpy:cpu", "float64", (ArmSpec("tape", "lorenz96:8:steps=10", "vjp"),), (TAPE,))
     [fig] = F.aggregate(job, [{"job": job.id, "kind": "count", "arms": {"tape": {"count": 12288}}}])
     assert fig.estimate.value == pytest.approx(12288) and fig.estimate.ci == pytest.approx((12288, 12288))
     assert fig.flags == []
@@ -125,30 +130,30 @@ def test_counted_figures_are_exact():
 def test_the_figures_file_replaces_what_a_run_measured_and_keeps_the_rest():
     recs = [record(steady(3e-5 * f), steady(1e-5)) for f in (0.98, 1.0, 1.02)]
     ratio, seconds = F.aggregate(JOB, recs)
-    first = F.merge_file(None, "box", "c" * 40, [F.figure_record(ratio, "run-1", False),
-                                                 F.figure_record(seconds, "run-1", False)], [])
+    first = FF.merge_file(None, "box", "c" * 40, [FF.figure_record(ratio, "run-1", False),
+                                                 FF.figure_record(seconds, "run-1", False)], [])
     rec = first["figures"][0]
-    assert rec["benchmark"] == grid.COST_RATIO and rec["params"]["operator"] == "vjp"
+    assert rec["benchmark"] == COST_RATIO.name and rec["params"]["operator"] == "vjp"
     assert rec["value"] == pytest.approx(ratio.estimate.value)
     assert rec["ci"] == pytest.approx(list(ratio.estimate.ci)) and rec["processes"] == 3
     assert set(rec["parts"]) == {"vjp", "primal"} and rec["run"] == "run-1" and rec["quick"] is False
     again, _ = F.aggregate(JOB, [record(steady(4e-5), steady(1e-5))], quick=True)
-    second = F.merge_file(first, "box", "c" * 40, [F.figure_record(again, "run-2", True)], [])
+    second = FF.merge_file(first, "box", "c" * 40, [FF.figure_record(again, "run-2", True)], [])
     by_run = {r["benchmark"]: r["run"] for r in second["figures"]}
-    assert by_run == {grid.COST_RATIO: "run-2", grid.SECONDS: "run-1"}
+    assert by_run == {COST_RATIO.name: "run-2", TIME.name: "run-1"}
     assert [r["value"] for r in second["figures"] if r["run"] == "run-2"] == pytest.approx([4.0])
     assert math.isfinite(second["figures"][0]["value"])
 
 
 def test_setup_against_a_dense_jacobian_sums_the_fastest_blocks_of_two_steps():
     case = "brusselator:2048:N=32"
-    spec = grid.FigureSpec(grid.SETUP_RATIO, ("numpy:cpu", "float64", case, "fwd"), "sum-ratio",
-                           (grid.DETECT, "coloring-fwd", "jacobian-fwd"))
-    job = grid.Job("timing", "numpy:cpu", "float64", (grid.ArmSpec(grid.DETECT, case, grid.DETECT),
-                                                      grid.ArmSpec("coloring-fwd", case, "coloring-fwd"),
-                                                      grid.ArmSpec("jacobian-fwd", case, "jacobian-fwd")), (spec,))
+    spec = SETUP_RATIO.figure(("numpy:cpu", "float64", case, "fwd"), "sum-ratio",
+                              (DETECT, "coloring-fwd", "jacobian-fwd"))
+    job = Job("timing", "numpy:cpu", "float64", (ArmSpec(DETECT, case, DETECT),
+                                                      ArmSpec("coloring-fwd", case, "coloring-fwd"),
+                                                      ArmSpec("jacobian-fwd", case, "jacobian-fwd")), (spec,))
     rec = {"job": job.id, "kind": "timing", "rounds": 12,
-           "arms": {grid.DETECT: arm(steady(2e-3)), "coloring-fwd": arm(steady(1e-3)),
+           "arms": {DETECT: arm(steady(2e-3)), "coloring-fwd": arm(steady(1e-3)),
                     "jacobian-fwd": arm(steady(6e-3))}}
     [fig] = F.aggregate(job, [rec, rec])
     assert fig.estimate.value == pytest.approx(0.5)          # (2 + 1) / 6

@@ -6,6 +6,7 @@ duration event '/jax/core/compile/backend_compile_duration'.
 
 from __future__ import annotations
 
+import matrix
 import pytest
 
 from adcompare.backends import Unavailable, all_backends, get_backend
@@ -20,7 +21,7 @@ COMPILES: list[str] = []
 jax.monitoring.register_event_duration_secs_listener(
     lambda event, seconds, **kw: COMPILES.append(event) if event == COMPILE_EVENT else None)
 
-JAX_BACKENDS = [b.name for b in all_backends() if getattr(b, "module", "") == "jax"]
+JAX_BACKENDS = [b.name for b in all_backends() if b.module == "jax"]
 
 
 def prepared_or_skip(backend, operator, inst):
@@ -30,12 +31,12 @@ def prepared_or_skip(backend, operator, inst):
         pytest.skip(str(err))
 
 
-APPLICABLE = [(p, o) for p in problem_names() for o, op in OPERATORS.items()
-              if op.applies_to(small_instance(get_problem(p)))]
+def jax_and_meaningful(values) -> bool:
+    return (values["backend"] in JAX_BACKENDS and matrix.applies(values["problem"], values["operator"])
+            and matrix.implements(values["backend"], values["operator"]))
 
 
-@pytest.mark.parametrize("backend", JAX_BACKENDS)
-@pytest.mark.parametrize("problem, operator", APPLICABLE)
+@pytest.mark.product("problem", "backend", "operator", valid=jax_and_meaningful)
 def test_run_compiles_nothing_and_block_waits(problem, backend, operator):
     inst = small_instance(get_problem(problem))
     before = len(COMPILES)

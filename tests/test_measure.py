@@ -8,29 +8,34 @@ import sys
 
 import pytest
 
-from adcompare import measure
 from adcompare.backends import Unavailable
-from adcompare.cases import case_instance
+from adcompare.backends.base import size_reason
+from adcompare.ids import Case, Target
+from adcompare.measure import prepared as measure, threads
 from adcompare.operators import get_operator
 
 
+def case_instance(text):
+    return Case.parse(text).instance()
+
+
 def test_split_target():
-    assert measure.split_target("torch:cuda") == ("torch", "cuda")
-    assert measure.split_target("jax-jit:cpu") == ("jax-jit", "cpu")
+    assert (Target.parse("torch:cuda").backend, Target.parse("torch:cuda").device) == ("torch", "cuda")
+    assert str(Target.parse("jax-jit:cpu")) == "jax-jit:cpu" and Target.parse("jax-jit:cpu").backend == "jax-jit"
     for bad in ("torch", "torch:", ":cpu"):
         with pytest.raises(ValueError):
-            measure.split_target(bad)
+            Target.parse(bad)
 
 
 def test_size_guard_rejects_what_does_not_fit():
     big = case_instance("square:100000")
     # n tangents of length n: 10^10 elements
-    assert "needs" in measure.too_large_reason(get_operator("jacobian-fwd"), big)
+    assert "needs" in size_reason(get_operator("jacobian-fwd"), big)
     # 100000 products per call
-    assert "products per call" in measure.too_large_reason(get_operator("jacobian-fwd-loop"), big)
+    assert "products per call" in size_reason(get_operator("jacobian-fwd-loop"), big)
     # one reverse pass of a scalar function is tiny, and products never hit the guard
-    assert measure.too_large_reason(get_operator("jacobian-rev"), case_instance("rosenbrock:100000")) is None
-    assert measure.too_large_reason(get_operator("vjp"), big) is None
+    assert size_reason(get_operator("jacobian-rev"), case_instance("rosenbrock:100000")) is None
+    assert size_reason(get_operator("vjp"), big) is None
     with pytest.raises(Unavailable):
         measure.prepared("numpy:cpu", "float64", "square:100000", "jacobian-fwd")
 
@@ -68,8 +73,8 @@ def test_first_call_code_runs_in_a_fresh_interpreter():
 
 def test_pin_threads_fixes_one_thread_on_one_core():
     """In a subprocess: pinning changes the whole process (affinity, env, BLAS pools)."""
-    code = ("import json, os\nfrom adcompare import measure\nmeasure.pin_threads()\n"
-            "import torch\nr = measure.thread_report()\n"
+    code = ("import json, os\nfrom adcompare.measure import threads\nthreads.pin_threads()\n"
+            "import torch\nr = threads.thread_report()\n"
             "json.dump({'affinity': r['cpu_affinity'], 'torch': r['torch_threads'],"
             " 'blas': [b['num_threads'] for b in r['blas']], 'omp': os.environ['OMP_NUM_THREADS'],"
             " 'xla': os.environ['XLA_FLAGS']}, open(1, 'w'))\n")
@@ -86,10 +91,10 @@ def test_pin_threads_fixes_one_thread_on_one_core():
 
 def test_pinned_cpu_honours_the_environment(monkeypatch):
     allowed = sorted(os.sched_getaffinity(0))
-    monkeypatch.setenv(measure.CPU_ENV, str(allowed[0]))
-    assert measure.pinned_cpu() == allowed[0]
-    monkeypatch.setenv(measure.CPU_ENV, "9999")
+    monkeypatch.setenv(threads.CPU_ENV, str(allowed[0]))
+    assert threads.pinned_cpu() == allowed[0]
+    monkeypatch.setenv(threads.CPU_ENV, "9999")
     with pytest.raises(RuntimeError):
-        measure.pinned_cpu()
-    monkeypatch.delenv(measure.CPU_ENV)
-    assert measure.pinned_cpu() == allowed[-1]
+        threads.pinned_cpu()
+    monkeypatch.delenv(threads.CPU_ENV)
+    assert threads.pinned_cpu() == allowed[-1]

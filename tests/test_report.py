@@ -4,7 +4,7 @@ The fixture (tests/fixtures/results, written by its generate.py) is in asv 0.6's
 with adcompare's figures file (value, 95 % CI, flags per figure) and environment sidecar beside
 each results file: a CPU box with a full run (4 processes per figure) and a GPU box with a quick
 run (one process, no CIs). The oracles are the fixture's own files, read here independently of
-the report's loader, and `adcompare.stats` for the derived CIs.
+the report's loader, and `adcompare.measure.stats` for the derived CIs.
 
 Text is compared after decoding the figures' JSON from the page (plotly writes non-ASCII as
 \\uXXXX, and plotly ≥ 6 writes numeric arrays as base64), or on the Chart objects, never by
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 import adcompare
-from adcompare import stats
+from adcompare.measure import stats
 from adcompare.errors import UserError
 from adcompare.report import blocks, build_report, command, crossover, page, runinfo
 from adcompare.report import sections as S
@@ -835,9 +835,9 @@ def test_out_that_would_overwrite_results_is_refused(tmp_path):
 
 
 def test_default_results_folder_is_the_one_adcompare_run_writes(monkeypatch, tmp_path):
-    from adcompare import suite
+    from adcompare.run import checkout
 
-    assert command.default_results() == suite.project_root() / "results"
+    assert command.default_results() == checkout.project_root() / "results"
     monkeypatch.setattr(adcompare, "__file__", str(tmp_path / "site-packages" / "adcompare" / "__init__.py"))
     assert command.default_results() == Path("results")        # not a checkout: the current folder's
 
@@ -883,8 +883,10 @@ def test_failure_while_writing_leaves_the_previous_page(tmp_path, monkeypatch):
     def no_rename(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(page.os, "replace", no_rename)
+    from adcompare.store import files
+
+    monkeypatch.setattr(files.os, "replace", no_rename)
     with pytest.raises(OSError, match="disk full"):
-        page.write_atomically("<html>new</html>", out)
+        page.write_atomically(out, "<html>new</html>")
     assert out.read_text() == "previous page"
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from adcompare import rounds
-from adcompare.rounds import Arm, interleaved_rounds
+from adcompare.measure import rounds
+from adcompare.measure.rounds import Arm, interleaved_rounds
 
 
 def busy(seconds):

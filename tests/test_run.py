@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adcompare import store
+from adcompare.store import folder
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
@@ -104,7 +104,7 @@ def test_a_kill_at_any_moment_loses_nothing_already_saved(first_run, tmp_path):
         proc.wait()
         every_json_parses(results)                               # no file is ever half-written
         assert keys(figures_file(results)) >= saved              # nothing saved before is lost
-        assert (results / "html" / "index.html").is_file() or any(results.glob(store.OLD_HTML_PREFIX + "*"))
+        assert (results / "html" / "index.html").is_file() or any(results.glob(folder.OLD_HTML_PREFIX + "*"))
     done = run(results, *SMALL)                                  # and the next run recovers and runs
     assert done.returncode == 0, done.stderr[-2000:]
     assert (results / "html" / "adcompare" / "index.html").is_file()
@@ -131,7 +131,7 @@ def test_sigterm_saves_what_was_measured(tmp_path):
 
 def test_a_second_run_at_once_is_refused_with_one_line(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from adcompare import store\nwith store.run_lock(Path(sys.argv[1]), 'adcompare run'):\n"
+                               "from adcompare.store import folder\nwith folder.run_lock(Path(sys.argv[1]), 'adcompare run'):\n"
                                "    print('holding', flush=True); time.sleep(60)", str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -193,9 +193,10 @@ def test_run_list_prints_asv_names():
 def test_the_compile_cache_outlives_a_run_and_cold_caches_do_not(tmp_path):
     """Steady-state processes read compilations kept beside the scratch folders; compile-time
     processes make private caches inside this run's scratch folder, removed with it."""
-    from adcompare import measure, suite
+    from adcompare.backends.base import COLD_CACHE_ENV, COMPILE_CACHE_ENV
+    from adcompare.run import checkout
 
-    scratch = suite.scratch_root(tmp_path) / "20261202T000000Z-1"
-    env = suite.measurement_env("main", tmp_path, scratch)
-    assert env[measure.COMPILE_CACHE_ENV] == str(tmp_path / ".asv" / "compile-cache")
-    assert Path(env[measure.COLD_CACHE_ENV]).parent == scratch
+    scratch = checkout.scratch_root(tmp_path) / "20261202T000000Z-1"
+    env = checkout.measurement_env("main", tmp_path, scratch)
+    assert env[COMPILE_CACHE_ENV] == str(tmp_path / ".asv" / "compile-cache")
+    assert Path(env[COLD_CACHE_ENV]).parent == scratch

@@ -16,9 +16,11 @@ import pytest
 import scipy.sparse as sp
 
 import adcompare as ad
-from adcompare import colorings, engine, sparse
+from adcompare import engine, sparse
 from adcompare.backends import Unavailable, backend_names, get_backend
-from adcompare.backends.base import MAX_JACOBIAN_ELEMENTS, jacobian_elements
+from adcompare.backends.base import jacobian_elements
+from adcompare.limits import MAX_JACOBIAN_ELEMENTS
+from adcompare.sparse import colorings
 from adcompare.operators import OPERATORS, SPARSE_JACOBIANS, jacobian_operator
 from adcompare.oracles import AD_RTOL, relative_error
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from adcompare import stats
+from adcompare.measure import stats
 
 EXPERIMENTS = 2000
 

@@ -11,22 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from adcompare import store
 from adcompare.errors import UserError
+from adcompare.store import files, folder
 
 WRITER = r"""
 import sys, itertools
 from pathlib import Path
-from adcompare import store
+from adcompare.store import files
 path = Path(sys.argv[1])
 for i in itertools.count():
-    store.write_json(path, {"version": i, "payload": [i] * 200_000})
+    files.write_json(path, {"version": i, "payload": [i] * 200_000})
 """
 
 
 def test_a_killed_writer_never_leaves_a_half_written_file(tmp_path):
     path = tmp_path / "results.json"
-    store.write_json(path, {"version": -1, "payload": []})
+    files.write_json(path, {"version": -1, "payload": []})
     for delay in (0.05, 0.13, 0.31, 0.52, 0.77):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
         time.sleep(delay)
@@ -40,25 +40,25 @@ def test_a_killed_writer_never_leaves_a_half_written_file(tmp_path):
 
 def test_a_failed_rename_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "f.json"
-    store.write_json(path, {"old": True})
-    monkeypatch.setattr(store.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("disk full")))
+    files.write_json(path, {"old": True})
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
-        store.write_json(path, {"old": False})
+        files.write_json(path, {"old": False})
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
 def test_json_is_written_without_nan_or_infinity(tmp_path):
     path = tmp_path / "f.json"
-    store.write_json(path, {"a": float("nan"), "b": [float("inf"), 1.0]})
+    files.write_json(path, {"a": float("nan"), "b": [float("inf"), 1.0]})
     assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(c)) == {"a": None, "b": [None, 1.0]}
 
 
 HOLDER = r"""
 import sys, time
 from pathlib import Path
-from adcompare import store
-with store.run_lock(Path(sys.argv[1]), "adcompare run --grid main"):
+from adcompare.store import folder
+with folder.run_lock(Path(sys.argv[1]), "adcompare run --grid main"):
     print("holding", flush=True)
     time.sleep(30)
 """
@@ -69,12 +69,12 @@ def test_a_second_run_is_refused_naming_the_holder(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "holding"
         with pytest.raises(UserError, match=rf"another adcompare run is using .*pid {proc.pid} .*adcompare run --grid main"):
-            with store.run_lock(tmp_path, "adcompare run"):
+            with folder.run_lock(tmp_path, "adcompare run"):
                 pass
     finally:
         proc.kill()
         proc.wait()
-    with store.run_lock(tmp_path, "adcompare run"):     # the holder died: the lock is free again
+    with folder.run_lock(tmp_path, "adcompare run"):     # the holder died: the lock is free again
         pass
 
 
@@ -83,10 +83,10 @@ def test_corrupt_files_are_found_with_a_removal_command(tmp_path):
     (tmp_path / "box" / "machine.json").write_text('{"machine": "box"}')
     (tmp_path / "box" / "abc-env.json").write_text('{"truncated": ')
     (tmp_path / "box" / "bad-bytes.json").write_bytes(b'{"x": "\xff\xfe"}')
-    bad = dict(store.corrupt_files(tmp_path))
+    bad = dict(folder.corrupt_files(tmp_path))
     assert set(bad) == {tmp_path / "box" / "abc-env.json", tmp_path / "box" / "bad-bytes.json"}
     assert "UTF-8" in bad[tmp_path / "box" / "bad-bytes.json"]
-    assert store.removal_hint(tmp_path / "box" / "abc-env.json") == f"rm '{tmp_path / 'box' / 'abc-env.json'}'"
+    assert files.removal_hint(tmp_path / "box" / "abc-env.json") == f"rm '{tmp_path / 'box' / 'abc-env.json'}'"
 
 
 def test_pages_are_swapped_whole_and_an_interrupted_swap_is_undone(tmp_path):
@@ -96,20 +96,20 @@ def test_pages_are_swapped_whole_and_an_interrupted_swap_is_undone(tmp_path):
     new = tmp_path / "scratch-html"
     new.mkdir()
     (new / "index.html").write_text("new pages")
-    store.swap_html(results, new)
+    folder.swap_html(results, new)
     assert (results / "html" / "index.html").read_text() == "new pages"
     assert sorted(p.name for p in results.iterdir()) == ["html"]
     # an interrupt between the two renames: the old pages are aside, none in place
-    os.replace(results / "html", results / f"{store.OLD_HTML_PREFIX}1234")
-    store.recover_html(results)
+    os.replace(results / "html", results / f"{folder.OLD_HTML_PREFIX}1234")
+    folder.recover_html(results)
     assert (results / "html" / "index.html").read_text() == "new pages"
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "..", "", "x" * 101, "box name"])
 def test_machine_names_are_plain(name):
     with pytest.raises(UserError, match="not a plain name"):
-        store.check_machine_name(name)
+        folder.check_machine_name(name)
 
 
 def test_plain_machine_names_pass():
-    assert store.check_machine_name("amd-epyc-2c_v2.1") == "amd-epyc-2c_v2.1"
+    assert folder.check_machine_name("amd-epyc-2c_v2.1") == "amd-epyc-2c_v2.1"

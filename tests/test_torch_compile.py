@@ -85,8 +85,9 @@ def test_agrees_with_eager_torch(compiled, problem, operator):
 
 def test_prepare_reports_a_cold_cache_by_default(compiled):
     prepared, _ = compiled["mlp", "vjp"]
-    assert torch_compile.cache_state(prepared) == "cold"
-    assert torch_compile.cache_state(get_backend("torch").prepare(OPERATORS["vjp"], instance("mlp"))) is None
+    assert get_backend("torch-compile").compile_cache_state(prepared) == "cold"
+    torch_prepared = get_backend("torch").prepare(OPERATORS["vjp"], instance("mlp"))
+    assert get_backend("torch").compile_cache_state(torch_prepared) is None
 
 
 def test_shared_cache_turns_a_second_prepare_warm(tmp_path):
@@ -214,7 +215,7 @@ def test_missing_torch_names_the_pip_command(monkeypatch):
 
 
 def test_toolchain_initialization_starts_no_thread():
-    """What the fork server runs (measure.preimport_frameworks): builds and probes in child
+    """What the fork server runs (the backend's preload hook): builds and probes in child
     processes, but no thread of its own in this process, so forking after it stays safe."""
     import os
 

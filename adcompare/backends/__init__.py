@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from adcompare.backends.base import DTYPES, Backend, Built, Prepared, Unavailable, device_key  # noqa: F401
+from adcompare.backends.base import DTYPES, Backend, Built, Prepared, Unavailable  # noqa: F401
 from adcompare.errors import choose_from
 
 _BACKENDS: dict[str, Backend] = {}

@@ -7,6 +7,7 @@ Nothing here imports a framework at module import; the adapters pass their frame
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
 import os
 from typing import Any, Callable, ClassVar, Collection, Mapping
@@ -28,12 +29,24 @@ class FrameworkBackend(Backend):
     module: ClassVar[str]                              # import name of the framework
     operators: ClassVar[Collection[str]] = ()          # operator names it implements
     unsupported: ClassVar[Mapping[str, str]] = {}      # operator name -> why not
+    # Modules the framework loads lazily on its first AD call: imported by `preload`, so that
+    # ~0.5–3 s of imports do not land in the first `prepare` of every measurement process.
+    lazy_modules: ClassVar[tuple[str, ...]] = ()
 
     def missing_reason(self) -> str | None:
         # find_spec answers without importing the framework (torch/jax take ~1 s to import).
         if importlib.util.find_spec(self.module) is None:
             return f"{self.module} is not installed; install it with: {self.install_hint}"
         return None
+
+    def preload(self) -> None:
+        """Import the framework and its lazily loaded modules (fork-safe: no device, no thread)."""
+        importlib.import_module(self.module)
+        for name in self.lazy_modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:   # another framework version: its first call pays instead
+                pass
 
     def device_missing_reason(self, device: str) -> str | None:
         """CPU always exists; a GPU needs the driver's device node, then the framework's word."""

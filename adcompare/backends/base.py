@@ -15,29 +15,45 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from adcompare.errors import UserError, choose_from
+from adcompare import limits
 from adcompare.operators import Operator
 from adcompare.problems import Instance
 
 DTYPES = ("float64", "float32")
-# A batched Jacobian holds its directions (n forward, m reverse) through the function and J (m×n)
-# at once; past this many elements (256 MiB in float64) it does not fit the machines adcompare is
-# run on.
-MAX_JACOBIAN_ELEMENTS = 1 << 25
+# Environment variables a measurement process reads: the directory of the compile caches the
+# steady-state families share, and where a cold (compile-time) measurement makes its private one.
+COMPILE_CACHE_ENV = "ADCOMPARE_COMPILE_CACHE"
+COLD_CACHE_ENV = "ADCOMPARE_COLD_CACHES"
 
 
 def jacobian_elements(operator: Operator, inst: Instance) -> int:
-    """Array elements a Jacobian operator holds at once: J itself, plus for a batched one its
-    directions carried through the function's largest intermediate (n tangents forward, m
-    cotangents reverse, each the size of `Problem.working_elements`). A sparse one holds one
-    direction per colour and J's non-zeros (`sparse.compressed_elements`, which detects and
-    colours only when cheaper bounds cannot decide against MAX_JACOBIAN_ELEMENTS)."""
+    """Array elements a Jacobian operator holds at once (`limits.dense_jacobian_elements`); a
+    sparse one holds one direction per colour and J's non-zeros (`sparse.compressed_elements`,
+    which detects and colours only when cheaper bounds cannot decide against the limit)."""
     if operator.strategy == "sparse":
         from adcompare import sparse
-        return sparse.compressed_elements(inst, operator.mode, MAX_JACOBIAN_ELEMENTS)
-    directions = operator.passes(inst.n, inst.m)
-    working = max(inst.n if operator.mode == "fwd" else inst.m,
-                  inst.problem.working_elements(inst.n, **inst.options))
-    return (directions * working if operator.strategy == "batched" else 0) + inst.n * inst.m
+        return sparse.compressed_elements(inst, operator.mode, limits.MAX_JACOBIAN_ELEMENTS)
+    return limits.dense_jacobian_elements(operator, inst)
+
+
+def elements_reason(operator: Operator, inst: Instance) -> str | None:
+    """Why a Jacobian operator's arrays do not fit (past limits.MAX_JACOBIAN_ELEMENTS), or None."""
+    if operator.kind != "jacobian":
+        return None
+    elements, limit = jacobian_elements(operator, inst), limits.MAX_JACOBIAN_ELEMENTS
+    if elements > limit:
+        return f"{operator.name} on {inst.label()} needs {elements} array elements (limit {limit}); choose a smaller n or m"
+    return None
+
+
+def size_reason(operator: Operator, inst: Instance) -> str | None:
+    """Why `operator` on `inst` is too large for a benchmark here, or None: its arrays
+    (`elements_reason`), or a loop Jacobian past limits.MAX_LOOP_PASSES products per call (a user may
+    still ask for one; a benchmark would outlast its time)."""
+    passes, limit = operator.passes(inst.n, inst.m), limits.MAX_LOOP_PASSES
+    if operator.kind == "jacobian" and operator.strategy == "loop" and passes > limit:
+        return f"{operator.name} on {inst.label()} runs {passes} products per call (limit {limit})"
+    return elements_reason(operator, inst)
 
 
 class Unavailable(NotImplementedError):
@@ -77,17 +93,50 @@ class Built:
 
 
 class Backend:
-    """One AD framework (or one way of using it). Subclasses implement `build`."""
+    """One AD framework (or one way of using it). Subclasses implement `build`; traits and hooks
+    below say what the rest of the suite needs to know about it, so no other code names a backend."""
 
     name: ClassVar[str]
     summary: ClassVar[str]
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     install_hint: ClassVar[str] = ""   # the command that installs the framework
     order: ClassVar[int] = 100         # position in listings
+    module: ClassVar[str | None] = None   # the framework's import name (one backend per framework preloads it)
+
+    # --- traits ---------------------------------------------------------------------------------
+    # Compiles each operator in prepare (jax-jit, torch-compile): its preparation is a compile,
+    # and the grids cap the depth of what it compiles (`run.plan.affordable`).
+    compiles: ClassVar[bool] = False
+    # Compiles for seconds per operator and case: the test suite samples its oracle matrix.
+    slow_compile: ClassVar[bool] = False
     # A workload's batched Jacobian costs seconds per process before the first timed call (a
     # compile, or eager dispatch of every batched primitive): the main grid leaves those
-    # workloads (ba, ht, ode) to the full grid on such a backend (grid.profile_jobs).
+    # workloads (ba, ht, ode) to the full grid on such a backend.
     costly_jacobians: ClassVar[bool] = False
+    # Its compiled backward recomputes forward values instead of keeping them: its tape does not
+    # grow in proportion to the depth.
+    recomputes_forward: ClassVar[bool] = False
+
+    # --- hooks for the measurement processes ----------------------------------------------------
+    def preload(self) -> None:
+        """Import the framework and what it loads lazily on its first AD call, in a fork server:
+        no device touched, no thread started (forked measurement processes inherit the imports)."""
+
+    def limit_threads(self, threads: int) -> None:
+        """Hold the framework's own thread pools to `threads` (if it is loaded in this process)."""
+
+    def thread_report(self) -> dict[str, Any]:
+        """The thread counts the framework reports in this process (for the environment record)."""
+        return {}
+
+    def use_compile_cache(self, directory: str | None) -> None:
+        """Read and write compilations in `directory` from now on in this process (None: compile
+        cold, in a private directory). Only compiling frameworks have one."""
+
+    def compile_cache_state(self, prepared: "Prepared") -> str | None:
+        """"cold" or "warm": whether this prepare read its compilation from the cache; None for
+        a backend that keeps no compile cache."""
+        return None
 
     # --- to implement -------------------------------------------------------------------------
     def missing_reason(self) -> str | None:
@@ -125,10 +174,7 @@ class Backend:
             return reason
         if not operator.applies_to(inst):
             return f"{operator.name} needs a scalar-output problem; {inst.label()} has m = {inst.m}"
-        if operator.kind == "jacobian" and jacobian_elements(operator, inst) > MAX_JACOBIAN_ELEMENTS:
-            return (f"{operator.name} on {inst.label()} needs {jacobian_elements(operator, inst)} array "
-                    f"elements (limit {MAX_JACOBIAN_ELEMENTS}); choose a smaller n or m")
-        return self.unsupported_reason(operator)
+        return elements_reason(operator, inst) or self.unsupported_reason(operator)
 
     def prepare(self, operator: Operator, inst: Instance, x=None, direction=None,
                 device: str = "cpu", dtype: str = "float64") -> Prepared:
@@ -168,8 +214,3 @@ def decompressing(built: Built, inst: Instance, mode: str) -> Built:
 
 def _same(result):
     return result
-
-
-def device_key(backend: str, device: str) -> str:
-    """The folded 'backend:device' id used by benchmarks and results ("torch:cuda")."""
-    return f"{backend}:{device}"

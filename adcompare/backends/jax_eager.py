@@ -9,6 +9,8 @@ torch.func); the sparse Jacobians vmap the c products of their compressed seeds.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 import numpy as np
 
@@ -49,6 +51,23 @@ class JaxBackend(FrameworkBackend):
     # ode's Jacobian by both modes took 7–12 s at the main grid's sizes.
     costly_jacobians = True
     operators = (*TRANSFORM_OPERATORS, *SPARSE_OPERATORS)
+
+    def preload(self) -> None:
+        """Import jax with 64-bit floats on. Running JAX in a fork server is not safe (it would start
+        XLA's thread pools), so its first trace stays in each measurement's prepare."""
+        _jax()
+
+    def use_compile_cache(self, directory: str | None) -> None:
+        """JAX's persistent compilation cache in `directory`, every compilation cached."""
+        if directory is None:
+            return
+        settings = {"jax_compilation_cache_dir": directory, "jax_persistent_cache_min_compile_time_secs": 0.0,
+                    "jax_persistent_cache_min_entry_size_bytes": 0}
+        if "jax" in sys.modules:
+            for name, value in settings.items():
+                sys.modules["jax"].config.update(name, value)
+        else:   # read by jax when it is imported
+            os.environ.update({name.upper(): str(value) for name, value in settings.items()})
 
     def framework_device_missing(self, device):
         try:

@@ -27,17 +27,17 @@ a wrong number: after the timed preparation, prepare compares the result with ea
 and refuses an operator Inductor miscompiles (torch 2.13 on the CPU: jacrev through `take`,
 i.e. ba and ht, and gmm's hvp-fwd-rev).
 
-Caches: cold unless `use_shared_cache` (called by `measure.use_compile_cache`) points Inductor
+Caches: cold unless `use_shared_cache` (through the `use_compile_cache` hook) points Inductor
 at a shared directory. Cold means a fresh, private cache directory per process with the FX graph
 and AOTAutograd caches off, so nothing compiled by another process (or an earlier run) is
-reused; `cache_state(prepared)` says which one a prepare got. Compilation is single-threaded
+reused; `compile_cache_state(prepared)` says which one a prepare got. Compilation is single-threaded
 (no compile worker pool inside a benchmark process) and the generated code uses torch's thread
 count, which the measurement policy sets to one.
 
 One-time cost: a process's first compile also probes the CPU's vector ISAs with the C++ compiler
 (~15 s of CPU on the 2-core reference VM, against 2–10 s for an operator's own compile).
 `initialize_toolchain` pays it, with no compile and no thread, in the fork server
-(`measure.preimport_frameworks`), so forked measurement processes pay their own compiles only.
+(the `preload` hook), so forked measurement processes pay their own compiles only.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from adcompare.backends._common import (
     numpy_inputs,
     transform_operator,
 )
-from adcompare.backends.base import Built, Prepared, Unavailable
+from adcompare.backends.base import COLD_CACHE_ENV, Built, Prepared, Unavailable
 from adcompare.backends.torch_eager import TORCH_DEVICES, TorchBackend, _to_numpy, _torch, saved_bytes
 from adcompare.operators import get_operator
 
@@ -80,11 +80,6 @@ class CompiledPrepared(Prepared):
     "warm" (every graph loaded from the cache) or "cold" (Inductor compiled at least one afresh)."""
 
     cache_state: str = "cold"
-
-
-def cache_state(prepared: Prepared) -> str | None:
-    """"cold" or "warm" for a torch-compile prepare; None for backends that do not compile."""
-    return getattr(prepared, "cache_state", None)
 
 
 # --- process setup: caches and threads ------------------------------------------------------------
@@ -112,8 +107,6 @@ def _private_cache_dir() -> str:
     """A fresh cache directory for this process alone: inside the run's scratch folder
     ($ADCOMPARE_COLD_CACHES, removed with it; forked measurement processes end without atexit),
     else a temporary one removed at exit."""
-    from adcompare.measure import COLD_CACHE_ENV
-
     pid = os.getpid()
     if pid not in _POLICY.private:
         parent = os.environ.get(COLD_CACHE_ENV)
@@ -234,6 +227,17 @@ class TorchCompileBackend(TorchBackend):
 
     def missing_reason(self) -> str | None:
         return super().missing_reason() or compiler_missing()
+
+    def preload(self) -> None:
+        """torch's imports, then Inductor's one-time setup (builds and probes, no thread)."""
+        super().preload()
+        initialize_toolchain()
+
+    def use_compile_cache(self, directory: str | None) -> None:
+        use_shared_cache(None if directory is None else os.path.join(directory, "torchinductor"))
+
+    def compile_cache_state(self, prepared: Prepared) -> str | None:
+        return getattr(prepared, "cache_state", None)
 
     def framework_device_missing(self, device):
         reason = super().framework_device_missing(device)

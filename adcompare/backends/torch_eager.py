@@ -18,6 +18,7 @@ All three agree with torch.func to rounding (tests/test_backends.py checks it).
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any, Callable
 
 from adcompare.backends import register_backend
@@ -51,6 +52,27 @@ class TorchBackend(FrameworkBackend):
     install_hint = "pip install torch==2.13.0"
     order = 10
     operators = tuple(OPERATORS)
+    # torch.func pulls in dynamo and sympy; forward AD scripts its decompositions.
+    lazy_modules = ("torch.func", "torch._dynamo", "torch._decomp.decompositions_for_jvp",
+                    "torch.autograd.functional")
+
+    def preload(self) -> None:
+        super().preload()
+        try:
+            _torch().set_num_interop_threads(1)   # settable only before torch's first inter-op work
+        except RuntimeError:
+            pass
+
+    def limit_threads(self, threads: int) -> None:
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def thread_report(self) -> dict[str, Any]:
+        if self.missing_reason():
+            return {"torch_threads": None}
+        torch = _torch()
+        return {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads()}
 
     def framework_device_missing(self, device):
         if not _torch().cuda.is_available():

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from adcompare import limits
 from adcompare.datafile import regular_file
 from adcompare.errors import UserError, choose_from
 
@@ -192,24 +193,11 @@ class DataFile:
     x: np.ndarray
 
 
-# An instance is refused before anything is allocated when its arrays would need more than this
-# share of the machine's memory (a user's size typo must not start a swap storm).
-MEMORY_SHARE = 0.5
-
-
-def machine_memory() -> int | None:
-    """Bytes of physical memory, or None where the platform does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def guard_memory(name: str, n: int, m: int, constant_elements: int) -> None:
     """UserError when x, f(x) and the constants (float64) would not fit in memory."""
     estimate = 8 * (2 * n + m + constant_elements)
-    total = machine_memory()
-    if total is not None and estimate > MEMORY_SHARE * total:
+    total = limits.machine_memory()
+    if total is not None and estimate > limits.MEMORY_SHARE * total:
         raise UserError(f"{name}: n = {n}, m = {m} needs about {estimate / 2**30:.3g} GiB for its arrays; "
                         f"this machine has {total / 2**30:.3g} GiB")
 

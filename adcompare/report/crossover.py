@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from typing import Sequence
 
-from adcompare import stats
+from adcompare.measure import stats
 from adcompare.report import results as R
 from adcompare.report.results import family_label, parsed
 

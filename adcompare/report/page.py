@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import plotly.io as pio
@@ -21,6 +20,7 @@ from plotly.offline import get_plotlyjs
 
 from adcompare.backends import backend_names
 from adcompare.errors import UserError
+from adcompare.store.files import write_atomically
 from adcompare.report import sections as S
 from adcompare.report.blocks import GPU_DEVICES, Chart, Styles, esc, safe_figure, split_target
 from adcompare.report.results import PAGES_FOLDER, ResultSet, load_results
@@ -192,22 +192,6 @@ over independent processes. Built {esc(built)} from <code>{esc(results_dir)}</co
 """
 
 
-def write_atomically(text: str, out: Path) -> None:
-    """Write beside the target, then rename over it: readers see the old page or the new one."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def check_out(out: Path, results_dir: Path) -> None:
     """Refuse a page path that would overwrite results: a directory, an existing .json file, or
     anything inside the results folder other than under its html/ folder (asv's published pages)."""
@@ -229,5 +213,5 @@ def build_report(results_dir: str | os.PathLike, out_path: str | os.PathLike) ->
     results = load_results(root)
     for problem in results.problems:
         print(problem.line(), file=sys.stderr)
-    write_atomically(render(results, root, out), out)
+    write_atomically(out, render(results, root, out))
     return out

@@ -7,7 +7,7 @@ product of ``params`` (asv's order: the first parameter varies slowest; each val
 NaN marks a skipped combination, None a failed one. adcompare adds, per machine and commit,
 ``adcompare-env-<commit8>.json`` (what machine.json cannot hold: threads, BLAS kernel, versions,
 GPU, the runs merged into the commit) and ``adcompare-figures-<commit8>.json`` (each figure with
-its 95 % CI, `adcompare.report.figures`).
+its 95 % CI, `adcompare.store.figures_file`).
 
 Only the newest commit of each machine is plotted; every run is listed in the metadata table.
 Results are read defensively: a file that cannot be used (not UTF-8, truncated, not asv's
@@ -22,47 +22,48 @@ import ast
 import dataclasses
 import datetime
 import itertools
-import json
 import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from adcompare.cases import parse_case
 from adcompare.errors import UserError
-from adcompare.report.figures import FIGURES_PREFIX, Figure, Part, params_key, parse_figures
+from adcompare.families import all_benchmarks
+from adcompare.families.cost_ratios import COST_RATIO
+from adcompare.families.crossover import CROSSOVER
+from adcompare.families.first_call import FIRST_CALL_SECONDS
+from adcompare.families.noise_floor import NOISE_FLOOR
+from adcompare.families.peak_device_memory import PEAK as PEAK_BYTES
+from adcompare.families.prepare import PREPARE_SECONDS
+from adcompare.families.tape import TAPE as TAPE_BYTES
+from adcompare.families.time_per_call import SECONDS
+from adcompare.ids import Case
+from adcompare.store.figures_file import FIGURES_PREFIX, FigureRecord, Part, params_key, parse_figures
+from adcompare.store.files import CorruptFile, quoted, read_json as read_file
 
 SIDECAR_PREFIX = "adcompare-env-"
 OURS_PREFIX = "adcompare-"        # our own files beside asv's; unknown ones are not asv results
 PAGES_FOLDER = "html"             # asv publish (and this report) write here, inside the results
 
-# The benchmarks the report reads, by the role they play. Parameter names are the suite's own
-# (from benchmarks.json); these are the fallback when benchmarks.json does not list one.
-TIME = "time_operators.Operators.track_seconds"
-CROSSOVER = "time_operators.Crossover.track_factor"
-RATIO = "ratios.CostRatios.track_cost_ratio"
-AA = "ratios.NoiseFloor.track_aa_ratio"
-TAPE = "memory.TapeMemory.track_tape_bytes"
-PEAK = "memory.PeakDeviceMemory.track_peak_device_bytes"
-PREPARE = "compile.Prepare.track_prepare_seconds"
-FIRST_CALL = "compile.FirstCall.track_first_call_seconds"
+# The benchmarks the report reads, by the role they play (each family declares its own).
+TIME = SECONDS.name
+CROSSOVER = CROSSOVER.name
+RATIO = COST_RATIO.name
+AA = NOISE_FLOOR.name
+TAPE = TAPE_BYTES.name
+PEAK = PEAK_BYTES.name
+PREPARE = PREPARE_SECONDS.name
+FIRST_CALL = FIRST_CALL_SECONDS.name
 
-KNOWN = {
-    TIME: (("target", "dtype", "case", "operator"), "seconds"),
-    CROSSOVER: (("target", "dtype", "case", "strategy"), "ratio"),
-    RATIO: (("target", "dtype", "case", "operator"), "ratio"),
-    AA: (("target", "dtype", "case", "operator"), "ratio"),
-    TAPE: (("target", "dtype", "case"), "bytes"),
-    PEAK: (("target", "dtype", "case", "operator"), "bytes"),
-    PREPARE: (("target", "dtype", "case", "operator"), "seconds"),
-    FIRST_CALL: (("target", "case", "operator"), "seconds"),
-}
+
+def known(name: str) -> tuple[tuple[str, ...], str] | None:
+    """(parameter names, unit) of a benchmark some family declares: the fallback when
+    benchmarks.json does not list it."""
+    b = all_benchmarks().get(name)
+    return (b.param_names, b.unit) if b else None
+
+
 POSITIVE_UNITS = ("seconds", "ratio")   # a time or a ratio of times is > 0; bytes may be 0
-
-
-def quoted(path: Path) -> str:
-    """A path in single quotes for a shell command, always (so the command reads the same for every path)."""
-    return "'" + str(path).replace("'", "'\\''") + "'"
 
 
 class BadFile(Exception):
@@ -70,7 +71,7 @@ class BadFile(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
+class FileIssue:
     """Something wrong with the results that the page must say: a file skipped (`remove`: the
     page gives the command that deletes it) or a gap (machine.json missing, records ignored)."""
 
@@ -137,7 +138,7 @@ class Measurement:
     value: float                   # the figure's value where recorded, else asv's
     unit: str
     run: Run
-    figure: Figure | None = None   # None: an older result, asv's number with no CI recorded
+    figure: FigureRecord | None = None   # None: an older result, asv's number with no CI recorded
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
@@ -173,7 +174,7 @@ class ResultSet:
     measurements: list[Measurement]   # valid numbers only
     outcomes: dict[str, Counter]  # benchmark -> Counter(ok / skipped / failed / invalid)
     benchmarks: dict[str, dict]   # benchmarks.json (minus "version")
-    problems: list[Problem] = dataclasses.field(default_factory=list)
+    problems: list[FileIssue] = dataclasses.field(default_factory=list)
     invalid: list[Measurement] = dataclasses.field(default_factory=list)   # ≤ 0 where > 0 is required
 
     @property
@@ -210,19 +211,9 @@ def format_ms(ms: int | float | None) -> str:
 def read_json(path: Path) -> Any:
     """The parsed file, or BadFile saying why it cannot be: unreadable, not UTF-8, not JSON."""
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise BadFile(f"cannot be read ({err.strerror or err})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise BadFile(f"is not UTF-8 text (bad byte at offset {err.start})") from None
-    try:
-        return json.loads(text)  # asv writes NaN / Infinity literals; Python's json reads them
-    except json.JSONDecodeError as err:
-        raise BadFile(f"is not valid JSON ({err.msg} at line {err.lineno}; truncated or corrupt)") from None
-    except (ValueError, RecursionError) as err:
-        raise BadFile(f"is not valid JSON ({err})") from None
+        return read_file(path, missing_ok=False)
+    except CorruptFile as err:
+        raise BadFile(str(err)) from None
 
 
 def _decode_param(text: Any) -> Any:
@@ -249,7 +240,7 @@ def is_valid(value: float, unit: str) -> bool:
 
 
 def _param_names(name: str, meta: dict | None, count: int) -> list[str]:
-    names = list((meta or {}).get("param_names") or KNOWN.get(name, ((), ""))[0])
+    names = list((meta or {}).get("param_names") or (known(name) or ((), ""))[0])
     if len(names) != count:  # unknown benchmark or changed signature: positional names
         names = [f"param{i + 1}" for i in range(count)]
     return [str(n) for n in names]
@@ -258,8 +249,8 @@ def _param_names(name: str, meta: dict | None, count: int) -> list[str]:
 def unit_of(name: str, meta: dict | None) -> str:
     if meta and meta.get("unit"):
         return str(meta["unit"])
-    if name in KNOWN:
-        return KNOWN[name][1]
+    if known(name):
+        return known(name)[1]
     leaf = name.rsplit(".", 1)[-1]
     return "seconds" if leaf.startswith(("time_", "timeraw_")) else "unknown"
 
@@ -315,11 +306,11 @@ class _Reader:
 
     def __init__(self, root: Path):
         self.root = root
-        self.problems: list[Problem] = []
+        self.problems: list[FileIssue] = []
         self.benchmarks: dict[str, dict] = {}
         self.runs: list[Run] = []
         self.tables: dict[Path, list] = {}
-        self.figures: dict[tuple[Path, str], dict[tuple, Figure]] = {}   # (folder, commit8) -> records
+        self.figures: dict[tuple[Path, str], dict[tuple, FigureRecord]] = {}   # (folder, commit8) -> records
         self.figure_files: dict[tuple[Path, str], Path] = {}
 
     def json_object(self, path: Path, what: str) -> dict | None:
@@ -327,10 +318,10 @@ class _Reader:
         try:
             data = read_json(path)
         except BadFile as err:
-            self.problems.append(Problem(path, str(err)))
+            self.problems.append(FileIssue(path, str(err)))
             return None
         if not isinstance(data, dict):
-            self.problems.append(Problem(path, f"is not {what} (expected a JSON object)"))
+            self.problems.append(FileIssue(path, f"is not {what} (expected a JSON object)"))
             return None
         return data
 
@@ -352,7 +343,7 @@ class _Reader:
             note = "" if info else "machine.json is unreadable"
         else:
             note = "machine.json is missing"
-            self.problems.append(Problem(machine_json, "is missing: asv's record of the machine (CPU, RAM, OS) is "
+            self.problems.append(FileIssue(machine_json, "is missing: asv's record of the machine (CPU, RAM, OS) is "
                                          "unknown; its name comes from the results files, else the folder",
                                          remove=False))
         sidecars = {}
@@ -369,7 +360,7 @@ class _Reader:
             try:
                 header, table = _parse_run(path, read_json(path), self.benchmarks)
             except BadFile as err:
-                self.problems.append(Problem(path, str(err)))
+                self.problems.append(FileIssue(path, str(err)))
                 continue
             commit = header["commit"]
             self.runs.append(Run(
@@ -383,20 +374,20 @@ class _Reader:
         try:
             figures, skipped = parse_figures(read_json(path))
         except BadFile as err:
-            self.problems.append(Problem(path, f"{err}; its numbers are shown without CIs"))
+            self.problems.append(FileIssue(path, f"{err}; its numbers are shown without CIs"))
             return
         except TypeError as err:
-            self.problems.append(Problem(path, f"is {err}; its numbers are shown without CIs"))
+            self.problems.append(FileIssue(path, f"is {err}; its numbers are shown without CIs"))
             return
         if skipped:
-            self.problems.append(Problem(path, f"{skipped} malformed figure record{'s' * (skipped != 1)} "
+            self.problems.append(FileIssue(path, f"{skipped} malformed figure record{'s' * (skipped != 1)} "
                                          "ignored (their numbers are shown as asv's, without CIs)", remove=False))
         key = (folder, path.stem[len(FIGURES_PREFIX):])
         self.figures[key] = figures
         self.figure_files[key] = path
 
 
-def _no_results_error(root: Path, problems: list[Problem]) -> UserError:
+def _no_results_error(root: Path, problems: list[FileIssue]) -> UserError:
     bad = [p for p in problems if p.remove]
     if not bad:
         return UserError(f"no asv results in {root} (expected {root}/<machine>/<commit>-<env>.json "
@@ -458,7 +449,7 @@ def load_results(results_dir: str | Path) -> ResultSet:
     for key, figures in reader.figures.items():
         orphans = len(set(figures) - used.get(key, set()))
         if key in used and orphans:
-            problems.append(Problem(reader.figure_files[key], f"{orphans} figure record{'s' * (orphans != 1)} match "
+            problems.append(FileIssue(reader.figure_files[key], f"{orphans} figure record{'s' * (orphans != 1)} match "
                                     "no number in asv's results and are not shown", remove=False))
     return ResultSet(root, runs, latest, measurements, outcomes, reader.benchmarks, problems, invalid)
 
@@ -466,7 +457,8 @@ def load_results(results_dir: str | Path) -> ResultSet:
 def parsed(m: Measurement) -> tuple[str, int, dict[str, int]] | None:
     """(problem, n, options) of the measurement's case, or None if it has no readable case."""
     try:
-        return parse_case(str(m.get("case")))
+        case = Case.parse(str(m.get("case")))
+        return case.problem, case.n, case.opts
     except UserError:
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from adcompare import stats
+from adcompare.measure import stats
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
 from adcompare.report.blocks import WARN, esc, note

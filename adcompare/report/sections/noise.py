@@ -7,9 +7,9 @@ import statistics
 from collections import Counter, defaultdict
 
 from adcompare.report import results as R
-from adcompare.stats import relative_halfwidth
+from adcompare.measure.stats import relative_halfwidth
 from adcompare.report.blocks import esc, fmt_interval, no_data, note, table, target_key
-from adcompare.report.figures import FLAG_MEANING
+from adcompare.store.figures_file import FLAG_MEANING
 from adcompare.report.sections.common import Context, Section, caveats
 
 ORDER = 70

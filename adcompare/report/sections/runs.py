@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from adcompare.families import all_benchmarks, family_of
 from adcompare.report import results as R
 from adcompare.report import runinfo as info
 from adcompare.report.blocks import esc, note, table
@@ -24,6 +25,23 @@ def flatten(node, prefix="") -> list[tuple[str, str]]:
         text = ", ".join(map(str, node)) if isinstance(node, list) else "none" if node is None else str(node)
         return [(prefix.rstrip("."), text)]
     return [row for k, v in items for row in flatten(v, f"{prefix}{k}.")]
+
+
+def benchmark_rows(ctx: Context) -> list[list]:
+    """One row per benchmark: every family's (from the registry, measured here or not), then any
+    other benchmark the results hold (an older suite's)."""
+    declared = all_benchmarks()
+    names = list(declared) + sorted(set(ctx.results.outcomes) - set(declared))
+    rows = []
+    for name in names:
+        c = ctx.results.outcomes.get(name, {})
+        owner = family_of(name)
+        unit = declared[name].unit if name in declared else R.unit_of(name, ctx.results.benchmarks.get(name))
+        with_ci = sum(1 for m in ctx.results.of(name) if m.ci is not None)
+        rows.append([owner.title if owner else "(not in this suite)", name, unit,
+                     declared[name].doc if name in declared else "", c.get("ok", 0), with_ci, c.get("skipped", 0),
+                     c.get("failed", 0), c.get("invalid", 0)])
+    return rows
 
 
 def build(ctx: Context) -> Section:
@@ -66,19 +84,13 @@ def build(ctx: Context) -> Section:
     blocks.append(table(["machine", "commit", *info.RUN_FIELDS], records, cls="compact run-records") if records
                   else note("No run records (older results whose environment record has none).", "nodata"))
 
-    outcome_rows = []
-    for name in sorted(ctx.results.outcomes):
-        c = ctx.results.outcomes[name]
-        unit = next((m.unit for m in ctx.results.of(name)), R.unit_of(name, ctx.results.benchmarks.get(name)))
-        with_ci = sum(1 for m in ctx.results.of(name) if m.ci is not None)
-        outcome_rows.append([name, unit, c.get("ok", 0), with_ci, c.get("skipped", 0), c.get("failed", 0),
-                             c.get("invalid", 0)])
-    blocks += ["<h3>Benchmarks in these results</h3>",
-               note("n/a (skipped) combinations cannot run on that machine — no GPU, operator not applicable, "
+    blocks += ["<h3>Measurement families and their benchmarks</h3>",
+               note("Every measurement family of the suite, each benchmark it declares, and what these results hold "
+                    "of it. n/a (skipped) combinations cannot run on that machine — no GPU, operator not applicable, "
                     "too large; failed ones raised an error during the run; invalid ones recorded a time or ratio "
                     "≤ 0 and are not plotted."),
-               table(["asv benchmark", "unit", "numbers", "with a 95 % CI", "n/a", "failed", "invalid"], outcome_rows,
-                     cls="compact")]
+               table(["family", "asv benchmark", "unit", "what it measures", "numbers", "with a 95 % CI", "n/a",
+                      "failed", "invalid"], benchmark_rows(ctx), cls="compact")]
     details = []
     for run in ctx.results.runs:
         if run.env:

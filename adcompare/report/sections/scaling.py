@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adcompare import stats
+from adcompare.measure import stats
 from adcompare.errors import UserError
 from adcompare.problems import get_problem
 from adcompare.report import results as R

@@ -8,7 +8,8 @@ from collections import defaultdict
 
 import plotly.graph_objects as go
 
-from adcompare import stats
+from adcompare.families import sparse as family
+from adcompare.measure import stats
 from adcompare.problems import all_problems
 from adcompare.report import results as R
 from adcompare.report.blocks import fmt_interval, label, no_data, note, table, target_key, times
@@ -19,13 +20,13 @@ from adcompare.report.sections.workloads import sizes, winner_text
 
 ORDER = 28
 TITLE = "Sparse Jacobians"
-FACTOR = "sparse.SparseJacobians.track_sparse_factor"
-SPEEDUP = "sparse.SparseSpeedup.track_speedup"
-DETECTION = "sparse.Detection.track_detection_seconds"
-COLORING = "sparse.Coloring.track_coloring_seconds"
-SETUP = "sparse.SetupRatio.track_setup_ratio"
-COLORS = "sparse.Colors.track_colors"
-BOUND = "sparse.LowerBound.track_lower_bound"
+FACTOR = family.SPARSE_FACTOR.name
+SPEEDUP = family.SPARSE_SPEEDUP.name
+DETECTION = family.DETECTION.name
+COLORING = family.COLORING.name
+SETUP = family.SETUP_RATIO.name
+COLORS = family.COLORS.name
+BOUND = family.LOWER_BOUND.name
 JACOBIANS = ("jacobian-fwd", "jacobian-rev", "jacobian-fwd-sparse", "jacobian-rev-sparse")
 
 

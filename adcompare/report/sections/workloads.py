@@ -9,7 +9,9 @@ from collections import defaultdict
 
 import plotly.graph_objects as go
 
-from adcompare import stats
+from adcompare.families.workloads import DERIVATIVE_RATIO
+from adcompare.ids import problem_of
+from adcompare.measure import stats
 from adcompare.problems import all_problems
 from adcompare.report import results as R
 from adcompare.report.blocks import esc, fmt_interval, label, no_data, note, table, target_key, times
@@ -19,7 +21,7 @@ from adcompare.report.sections.common import GREY, Context, Section, caveats, op
 
 ORDER = 25
 TITLE = "Workloads: the field's reference problems"
-DERIVATIVE = "ratios.Workloads.track_derivative_ratio"
+DERIVATIVE = DERIVATIVE_RATIO.name
 
 # Published derivative/objective ratios, drawn as labelled marks: (workload, source, points of
 # (parameter count n, ratio)). ADBench: Srajer, Kukelova & Fitzgibbon 2018, GMM with 10k points
@@ -37,11 +39,11 @@ MARK_SYMBOLS = ("x-thin", "cross-thin", "star-triangle-up", "star-square")
 
 def sizes(case: str) -> tuple[int, int] | None:
     """(n, m) of a registered case, or None if it no longer names one."""
-    from adcompare.cases import case_instance
     from adcompare.errors import UserError
+    from adcompare.ids import Case
 
     try:
-        inst = case_instance(case)
+        inst = Case.parse(case).instance()
     except UserError:
         return None
     return inst.n, inst.m
@@ -62,7 +64,7 @@ def unavailable(ctx: Context, names: set[str]) -> list[list[str]]:
             continue
         for rec in data.get("unavailable", []) if isinstance(data, dict) else []:
             params = rec.get("params") if isinstance(rec, dict) else None
-            if not isinstance(params, dict) or str(params.get("case", "")).split(":")[0] not in names:
+            if not isinstance(params, dict) or problem_of(str(params.get("case", ""))) not in names:
                 continue
             if rec.get("benchmark") not in (DERIVATIVE, R.CROSSOVER) or str(params.get("target", "")).endswith(
                     (":cuda", ":gpu")):
