@@ -94,17 +94,22 @@ def product(names: Sequence[str], values: dict[str, Sequence], valid: Callable[[
             if valid(dict(zip(names, combo)))]
 
 
-def pairs(names: Sequence[str], combo: tuple) -> set[tuple]:
-    """The pairs of (factor, value) a combination covers."""
+def pairs(names: Sequence[str], combo: tuple, cover: Sequence[tuple[str, str]] | None = None) -> set[tuple]:
+    """The pairs of (factor, value) a combination covers; only those of the factor pairs in
+    `cover` where it is given."""
     items = list(zip(names, combo))
-    return {(a, b) for a, b in itertools.combinations(items, 2)}
+    wanted = None if cover is None else {frozenset(p) for p in cover}
+    return {(a, b) for a, b in itertools.combinations(items, 2)
+            if wanted is None or frozenset((a[0], b[0])) in wanted}
 
 
-def covering(names: Sequence[str], universe: Sequence[tuple]) -> list[tuple]:
-    """A deterministic greedy pairwise covering design of `universe` (see the module docstring)."""
+def covering(names: Sequence[str], universe: Sequence[tuple],
+             cover: Sequence[tuple[str, str]] | None = None) -> list[tuple]:
+    """A deterministic greedy pairwise covering design of `universe` (see the module docstring);
+    `cover`: only these pairs of factors (a test whose property lives in fewer interactions)."""
     if len(names) < 2:
         return list(dict.fromkeys(universe))
-    covers = [pairs(names, c) for c in universe]
+    covers = [pairs(names, c, cover) for c in universe]
     needed = set().union(*covers) if universe else set()
     costs = [cost(dict(zip(names, c))) for c in universe]
     chosen: list[tuple] = []
@@ -120,14 +125,18 @@ def covering(names: Sequence[str], universe: Sequence[tuple]) -> list[tuple]:
 
 
 @functools.cache
-def _cached_cover(names: tuple, universe: tuple) -> tuple:
-    return tuple(covering(names, universe))
+def _cached_cover(names: tuple, universe: tuple, cover: tuple | None) -> tuple:
+    return tuple(covering(names, universe, cover))
 
 
 def combinations(names: Iterable[str], valid: Callable[[dict], bool], exhaustive: bool,
-                 values: dict[str, Sequence] | None = None) -> list[tuple]:
-    """The combinations a matrix test runs: all valid ones when exhaustive, else a pairwise cover."""
+                 values: dict[str, Sequence] | None = None,
+                 cover: Sequence[tuple[str, str]] | None = None) -> list[tuple]:
+    """The combinations a matrix test runs: all valid ones when exhaustive, else a pairwise cover
+    (of the factor pairs in `cover` only, where given)."""
     names = tuple(names)
     values = {n: (values or {}).get(n) or FACTORS[n]() for n in names}
     universe = tuple(product(names, values, valid))
-    return list(universe) if exhaustive else list(_cached_cover(names, universe))
+    if exhaustive:
+        return list(universe)
+    return list(_cached_cover(names, universe, None if cover is None else tuple(map(tuple, cover))))

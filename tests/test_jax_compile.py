@@ -36,7 +36,11 @@ def jax_and_meaningful(values) -> bool:
             and matrix.implements(values["backend"], values["operator"]))
 
 
-@pytest.mark.product("problem", "backend", "operator", valid=jax_and_meaningful)
+# Whether run compiles is a property of a backend's operator, and of a problem's trace on a backend:
+# the default tier covers those two interactions (every operator on both backends, every problem on
+# both), --exhaustive the full product.
+@pytest.mark.product("problem", "backend", "operator", valid=jax_and_meaningful,
+                     cover=[("backend", "operator"), ("problem", "backend")])
 def test_run_compiles_nothing_and_block_waits(problem, backend, operator):
     inst = small_instance(get_problem(problem))
     before = len(COMPILES)

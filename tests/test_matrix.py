@@ -65,6 +65,17 @@ def test_a_greedy_cover_is_minimal_where_the_bound_is_known():
     assert not all_pairs_present(names, universe, design) and len(design) == 4
 
 
+def test_a_cover_of_chosen_factor_pairs_covers_those_and_is_smaller():
+    names = ("a", "b", "c")
+    universe = matrix.product(names, {"a": list(range(6)), "b": list(range(2)), "c": list(range(5))},
+                              lambda v: True)
+    full, chosen = matrix.covering(names, universe), matrix.covering(names, universe, cover=[("a", "b"), ("b", "c")])
+    wanted = {pair for combo in universe for pair in matrix.pairs(names, combo, [("b", "a"), ("c", "b")])}
+    assert wanted == {pair for combo in chosen for pair in matrix.pairs(names, combo, [("a", "b"), ("b", "c")])}
+    assert all(frozenset((x[0], y[0])) != frozenset(("a", "c")) for x, y in wanted)
+    assert len(chosen) == 12 < len(full) == 30          # every (a, b) once; (a, c) needs all 30
+
+
 def collected(*args):
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args,
                            "tests/test_backends.py::test_operator_agrees_with_oracle_and_engine"],
