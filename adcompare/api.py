@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adcompare import footprint
 from adcompare.backends import Prepared, get_backend
 from adcompare.errors import UserError
 from adcompare.operators import get_operator, hvp_operator, jacobian_operator
@@ -39,6 +40,19 @@ def _integer(name: str, what: str, value) -> int:
     if value > INT64_MAX:
         raise UserError(f"{name}: {what} must be at most {INT64_MAX} (an int64), got {value}")
     return int(value)
+
+
+def _option(name: str, key: str, value) -> int | str:
+    """An option's value: an integer (checked as `_integer` does), or a string, which the problem
+    checks against the choices it declares (`registry.Choice`)."""
+    return value if isinstance(value, str) else _integer(name, f"option {key}", value)
+
+
+def is_choice(name: str, key: str) -> bool:
+    """Whether the problem's option `key` takes a word from fixed choices (`registry.Choice`)."""
+    from adcompare.problems.registry import Choice
+
+    return isinstance(get_problem(name).options.get(key), Choice)
 
 
 def check_option_names(name: str, opts) -> None:
@@ -65,8 +79,8 @@ def _data_path(name: str, data) -> Path:
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_instance(name: str, n: int | None, options: tuple) -> Instance:
-    return get_problem(name).instance(n, **dict(options))
+def _cached_instance(problem, n: int | None, options: tuple) -> Instance:
+    return problem.instance(n, **dict(options))     # keyed by the object: a re-registered problem is new
 
 
 def instance(name: str, n: int | None = None, data: str | os.PathLike | None = None, **opts) -> Instance:
@@ -79,8 +93,8 @@ def instance(name: str, n: int | None = None, data: str | os.PathLike | None = N
     if data is not None:
         return problem.instance(n, data=_data_path(name, data), **opts)
     n = None if n is None else _integer(name, "n", n)
-    options = tuple(sorted((k, _integer(name, f"option {k}", v)) for k, v in opts.items()))
-    return _cached_instance(problem.name, n, options)
+    options = tuple(sorted((k, _option(name, k, v)) for k, v in opts.items()))
+    return _cached_instance(problem, n, options)
 
 
 def as_vector(values, what: str = "x") -> np.ndarray:
@@ -107,13 +121,20 @@ def prepare(operator: str, name: str, x=None, direction=None, *, n: int | None =
     Without x, the problem's default input x0(n) is used (n defaults to the problem's test size;
     with `data`, x0 is the file's parameters). x and the direction are copied: changing them
     afterwards changes nothing. Raises `Unavailable` (a NotImplementedError) for combinations
-    that cannot run here.
+    that cannot run here, and a UserError for a size whose estimated peak memory (or operation
+    count) this machine cannot take (`footprint`), before anything of that size is built.
     """
     op = get_operator(operator)
     chosen = get_backend(backend)
     x, n = _point(name, x, n)
     if direction is not None:
         direction = as_vector(direction, op.direction or "direction")
+    if data is None:     # a size that cannot run here is a UserError before its x0 and constants exist
+        check_option_names(name, opts)
+        options = {k: _option(name, k, v) for k, v in opts.items()}
+        reason = footprint.unbuilt_reason(op, get_problem(name), n, options, chosen)
+        if reason:
+            raise UserError(reason)
     inst = instance(name, n, data=data, **opts)
     return chosen.prepare(op, inst, x, direction, device=device, dtype=dtype)
 

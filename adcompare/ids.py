@@ -3,16 +3,22 @@ on a device).
 
 Both travel as strings, in asv's parameters and in every results file, so they stay readable
 and stable: a case is ``problem:n`` or ``problem:n:key=value,key=value`` (``square:1000``,
-``affine:16:m=1024``, ``lorenz96:128:steps=40``), a target ``backend:device`` (``torch:cuda``).
+``affine:16:m=1024``, ``lorenz96:128:steps=40``, ``particle:1:modes=fr``: a value is an integer or
+a word), a target ``backend:device`` (``torch:cuda``).
 In code they are value types, parsed and spelled here and nowhere else.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Mapping
 
 from adcompare.errors import UserError
+
+# An option's value in a case id: an integer, or a word (a problem's `Choice`).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,11 +27,11 @@ class Case:
 
     problem: str
     n: int
-    options: tuple[tuple[str, int], ...] = ()
+    options: tuple[tuple[str, int | str], ...] = ()
 
     @classmethod
-    def of(cls, problem: str, n: int, **options: int) -> "Case":
-        return cls(problem, int(n), tuple(sorted((k, int(v)) for k, v in options.items())))
+    def of(cls, problem: str, n: int, **options: int | str) -> "Case":
+        return cls(problem, int(n), tuple(sorted((k, v if isinstance(v, str) else int(v)) for k, v in options.items())))
 
     @classmethod
     def parse(cls, text: str) -> "Case":
@@ -38,13 +44,13 @@ class Case:
             if len(parts) == 3 and parts[2]:
                 for item in parts[2].split(","):
                     key, value = item.split("=")
-                    options[key] = int(value)
+                    options[key] = option_value(value)
             return cls.of(parts[0], int(parts[1]), **options)
         except ValueError:
             raise UserError(f"malformed case {text!r}; expected problem:n or problem:n:key=value,...") from None
 
     @property
-    def opts(self) -> dict[str, int]:
+    def opts(self) -> dict[str, int | str]:
         return dict(self.options)
 
     def __str__(self) -> str:
@@ -58,7 +64,16 @@ class Case:
         return get_problem(self.problem).instance(self.n, **self.opts)
 
 
-def case_text(problem: str, n: int, options: Mapping[str, int] | None = None) -> str:
+def option_value(text: str) -> int | str:
+    """An option's value as a case id spells it: an integer, or a word; ValueError otherwise."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _WORD.fullmatch(text):
+        return text
+    raise ValueError(text)
+
+
+def case_text(problem: str, n: int, options: Mapping[str, int | str] | None = None) -> str:
     """The canonical spelling of a case (options sorted by name)."""
     return str(Case.of(problem, n, **dict(options or {})))
 

@@ -32,8 +32,12 @@ def relative_error(a, ref) -> float:
 
 
 def primal_numpy(inst: Instance, x: np.ndarray) -> np.ndarray:
-    """f(x) evaluated with plain numpy in float64: the reference primal."""
-    return np.asarray(inst.f(np, np.asarray(x, dtype=np.float64)), dtype=np.float64)
+    """f(x) evaluated with plain numpy in float64 (the numpy primal's namespace: Python loops, and
+    our engine where f differentiates inside itself): the reference primal."""
+    from adcompare.backends.namespace import numpy_namespace
+
+    xp = numpy_namespace(inst.problem)
+    return np.asarray(inst.f(xp, np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 def fd_jacobian(inst: Instance, x: np.ndarray, step: float | None = None) -> np.ndarray:
@@ -69,12 +73,23 @@ def adjoint_gap(v, jt, vjp_result, t) -> float:
     return abs(lhs - rhs) / scale
 
 
-def fd_hvp(inst: Instance, x: np.ndarray, t: np.ndarray, grad, step: float = 1e-5) -> np.ndarray:
-    """H t ≈ (∇f(x + h t) − ∇f(x − h t)) / 2h, with ∇f from the given exact gradient function."""
+def fd_directional(g, x: np.ndarray, t: np.ndarray, step: float) -> np.ndarray:
+    """g'(x) t ≈ (g(x + h t) − g(x − h t)) / 2h: two evaluations whatever n is, with h scaled so
+    that no coordinate moves by more than step · max(1, ‖x‖∞)."""
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
-    h = step * max(1.0, float(np.max(np.abs(x)))) / max(float(np.max(np.abs(t))), 1e-300)
-    return (np.asarray(grad(x + h * t)) - np.asarray(grad(x - h * t))) / (2 * h)
+    h = step * max(1.0, float(np.max(np.abs(x), initial=0.0))) / max(float(np.max(np.abs(t), initial=0.0)), 1e-300)
+    return (np.asarray(g(x + h * t), dtype=np.float64) - np.asarray(g(x - h * t), dtype=np.float64)) / (2 * h)
+
+
+def fd_jvp(inst: Instance, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """J t by one central difference of the numpy primal along t (the problem's `fd_step`)."""
+    return fd_directional(lambda z: primal_numpy(inst, z), x, t, inst.problem.fd_step)
+
+
+def fd_hvp(inst: Instance, x: np.ndarray, t: np.ndarray, grad, step: float = 1e-5) -> np.ndarray:
+    """H t ≈ (∇f(x + h t) − ∇f(x − h t)) / 2h, with ∇f from the given exact gradient function."""
+    return fd_directional(grad, x, t, step)
 
 
 def random_direction(size: int, seed: int) -> np.ndarray:

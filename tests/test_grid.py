@@ -152,13 +152,16 @@ def test_what_cannot_run_here_is_skipped_with_a_reason(plans):
         assert any(s.figure.params[0] == "torch:cuda" for s in plans["main"].skipped)
 
 
-def test_compiling_targets_stay_shallow(plans):
-    assert compiles("jax-jit:cpu") and not compiles("jax:cpu")
+def test_targets_that_unroll_loops_stay_shallow_and_jax_jit_goes_deep(plans):
+    """torch-compile unrolls a problem's loops, so the grids cap its depth; jax-jit keeps them
+    loops (`compiles_loops`) and times the eager backends' depths."""
+    assert compiles("jax-jit:cpu") and compiles("torch-compile:cpu") and not compiles("jax:cpu")
     for g in ("main", "full"):
-        deep = [f for f in plans[g].figures if f.params[0] == "jax-jit:cpu" and "case" in f.param_dict()
+        deep = [f for f in plans[g].figures if f.params[0] == "torch-compile:cpu" and "case" in f.param_dict()
                 and (depth(f.param_dict()["case"]) or 0) > grid.MAX_COMPILED_DEPTH[g]]
         assert not deep
-    assert any(f.key == (TAPE, ("jax:cpu", "float64", "lorenz96:128:steps=160")) for f in plans["main"].figures)
+    for target in ("jax:cpu", "jax-jit:cpu"):
+        assert any(f.key == (TAPE, (target, "float64", "lorenz96:128:steps=160")) for f in plans["main"].figures)
 
 
 def test_a_new_problem_adds_figures(monkeypatch):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import once_per_session
 
 import adcompare
 from adcompare.measure import stats
@@ -39,6 +40,7 @@ from adcompare.report.sections import crossover as crossover_section
 from adcompare.report.sections import machines as machines_section
 from adcompare.report.sections import memory, noise, ratios, scaling
 from adcompare.report.sections.charts import size_label, spaced
+
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 RESULTS_FILE = "3f9c2a1e-existing-py_usr_bin_python3.11.json"
@@ -175,14 +177,18 @@ def run_cli(*args, cwd=None, example=True):
                           timeout=300, cwd=cwd)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory) -> tuple[Path, str]:
-    """The page, built once through the CLI, which prints the path it wrote."""
-    out = tmp_path_factory.mktemp("report") / "html" / "adcompare" / "index.html"
-    proc = run_cli("--results", FIXTURE, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(out)
-    assert proc.stderr == ""    # the fixture has nothing to complain about
+    """The page, built once per test session through the CLI, which prints the path it wrote."""
+    def make(folder):
+        out = folder / "html" / "adcompare" / "index.html"
+        proc = run_cli("--results", FIXTURE, "--out", out)
+        return {"out": str(out), "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+    _, answer = once_per_session(tmp_path_factory, "report-page", make)
+    assert answer["returncode"] == 0, answer["stderr"]
+    assert answer["stdout"].strip() == answer["out"]
+    assert answer["stderr"] == ""    # the fixture has nothing to complain about
+    out = Path(answer["out"])
     return out, out.read_text(encoding="utf-8")
 
 

@@ -2,23 +2,16 @@
 lower bounds, the sparse crossover with its winner, and the set-up cost against a dense Jacobian."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
 
 
 @pytest.fixture(scope="module")
-def section(tmp_path_factory):
-    results = tmp_path_factory.mktemp("sparse") / "results"
-    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--quick", "--backend", "numpy", "--bench",
-                           r"sparse\.|track_seconds", "--problem", "ba", "--problem", "brusselator", "--results",
-                           str(results), "--machine", "sp-box"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+def section(pipeline):
+    """The sparse section of the shared quick run (ba and brusselator on our engine among its problems)."""
+    results, _ = pipeline
     html = (results / "html" / "adcompare" / "index.html").read_text(encoding="utf-8")
     return html[html.index('<section id="sparse">'):html.index("</section>", html.index('<section id="sparse">'))]
 

@@ -2,25 +2,18 @@
 the published reference marks, the forward/reverse table and the sizes that could not run."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from adcompare.report.sections import workloads
 
-ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("asv")
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    results = tmp_path_factory.mktemp("workloads") / "results"
-    done = subprocess.run([sys.executable, "-m", "adcompare", "run", "--quick", "--backend", "numpy", "--problem",
-                           "gmm", "--problem", "ode", "--results", str(results), "--machine", "wl-box"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+def page(pipeline):
+    """The shared quick run (gmm and ode on our engine among its problems) and its page."""
+    results, _ = pipeline
     return results, (results / "html" / "adcompare" / "index.html").read_text(encoding="utf-8")
 
 

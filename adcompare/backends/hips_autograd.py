@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import types
 
+import numpy as np
+
 from adcompare.backends import register_backend
 from adcompare.backends._common import (
     FrameworkBackend,
@@ -27,6 +29,7 @@ from adcompare.backends._common import (
     unsupported_for_problem,
 )
 from adcompare.backends.base import Built
+from adcompare.backends.namespace import gradient_by_mode, problem_namespace
 
 _NO_VMAP = "autograd has no vmap or vector mode; use the loop strategy"
 
@@ -48,6 +51,29 @@ def array_namespace():
     return types.SimpleNamespace(**{**vars(anp), "take": take, "concat": anp.concatenate})
 
 
+@functools.cache
+def autograd_namespace():
+    """`array_namespace` with Python loops and `xp.grad`: reverse mode `autograd.grad`, forward mode
+    one `make_jvp` product per unit tangent; autograd nests both (each trace has its own id)."""
+    import autograd
+    from autograd.tracer import getval    # the plain array under autograd's boxes
+
+    anp = autograd.numpy
+
+    def forward(fun):
+        make_jvp = autograd.make_jvp(fun)
+
+        def gradient(z):
+            shape = anp.shape(z)
+            size = int(np.prod(shape, dtype=int))
+            jvp_at = make_jvp(z)
+            basis = np.eye(size, dtype=getval(z).dtype).reshape((size, *shape))
+            return anp.reshape(anp.stack([jvp_at(e)[1] for e in basis]), shape)
+        return gradient
+
+    return problem_namespace(array_namespace(), gradient_by_mode({"rev": autograd.grad, "fwd": forward}))
+
+
 @register_backend
 class AutogradBackend(FrameworkBackend):
     name = "autograd"
@@ -64,7 +90,7 @@ class AutogradBackend(FrameworkBackend):
         import autograd
 
         inputs = numpy_inputs(operator, inst, x, direction, dtype)
-        fun = problem_function(inst, array_namespace(), inputs.constants)
+        fun = problem_function(inst, autograd_namespace(), inputs.constants)
         run = self._run(autograd, operator, fun, inputs.x, inputs.direction)
         try:
             run()     # autograd reports a missing derivative rule only when it meets the op

@@ -27,6 +27,7 @@ from adcompare.backends._common import (
     transform_operator,
 )
 from adcompare.backends.base import Built, Prepared, Unavailable
+from adcompare.backends.namespace import problem_namespace, transform_gradient
 from adcompare.operators import get_operator
 
 
@@ -88,6 +89,11 @@ class JaxBackend(FrameworkBackend):
         d = None if inputs.direction is None else put(inputs.direction)
         return put(inputs.x), d, convert_constants(inputs.constants, put)
 
+    def namespace(self):
+        """jax.numpy with Python loops (each iteration dispatched, as eager JAX runs them) and
+        `xp.grad` by jax.grad / jax.jacfwd."""
+        return _eager_namespace()
+
     def transforms(self) -> Transforms:
         jax = _jax()
         return Transforms(jax.vjp, jax.jvp, jax.jacfwd, jax.jacrev, jax.grad, eager_map_rows(jax.numpy.stack),
@@ -96,7 +102,7 @@ class JaxBackend(FrameworkBackend):
     def build(self, operator, inst, x, direction, device, dtype):
         jax = _jax()
         x, d, c = self._arrays(operator, inst, x, direction, device, dtype)
-        fun = problem_function(inst, jax.numpy, c)
+        fun = problem_function(inst, self.namespace(), c)
         run = functools.partial(transform_operator(operator, self.transforms(), fun), x, d)
         return Built(run, jax.block_until_ready, np.asarray)
 
@@ -105,7 +111,7 @@ class JaxBackend(FrameworkBackend):
         x and the constants left out (they exist without AD; as the reference engine counts)."""
         jax = _jax()
         x, _, c = self._arrays(get_operator("vjp"), inst, x, None, device, dtype)
-        pullback = jax.vjp(problem_function(inst, jax.numpy, c), x)[1]
+        pullback = jax.vjp(problem_function(inst, self.namespace(), c), x)[1]
         leaves = {id(a): a for a in residual_leaves(jax, pullback, x, c)}
         return int(sum(a.nbytes for a in leaves.values()))
 
@@ -121,6 +127,12 @@ class JaxBackend(FrameworkBackend):
             raise Unavailable(f"{self.name}: {prepared.device} reports no memory statistics")
         prepared.block(prepared.run())
         return int(device.memory_stats()["peak_bytes_in_use"] - before["bytes_in_use"])
+
+
+@functools.cache
+def _eager_namespace():
+    jax = _jax()
+    return problem_namespace(jax.numpy, transform_gradient(jax.grad, jax.jacfwd))
 
 
 def residual_leaves(jax, pullback, x, constants) -> list:

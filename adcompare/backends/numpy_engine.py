@@ -4,7 +4,8 @@ Forward mode by dual arrays in vector mode (`jacfwd` is one pass carrying n tang
 mode by a tape swept backwards with batched cotangents (`jacrev` is one sweep carrying m). The
 sparse Jacobians are the same passes carrying the c compressed seeds. The loops are single
 `jvp`s, and single pullbacks of one recording. All three HVP modes nest the engine's
-transforms; the primal is plain numpy, the baseline every ratio is taken against.
+transforms; the primal is plain numpy (with Python loops), the baseline every ratio is taken
+against, except where f itself differentiates (`Problem.nested`): there it runs on the engine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from adcompare.backends._common import (
     problem_function,
 )
 from adcompare.backends.base import Built
+from adcompare.backends.namespace import numpy_namespace
 from adcompare.operators import OPERATORS, get_operator
 
 # operator name -> the engine transform that computes it in one call
@@ -54,7 +56,8 @@ class NumpyEngineBackend(FrameworkBackend):
         x, d = inputs.x, inputs.direction
         name = operator.name
         if name == "primal":
-            return Built(functools.partial(problem_function(inst, np, inputs.constants), x), identity, identity)
+            fun = problem_function(inst, numpy_namespace(inst.problem), inputs.constants)
+            return Built(functools.partial(fun, x), identity, identity)
 
         fun = problem_function(inst, engine.xp, inputs.constants)
         if name in ("vjp", "jacobian-rev-sparse"):     # the sparse one: d holds the c seeds

@@ -64,6 +64,7 @@ from adcompare.backends._common import (
 )
 from adcompare.backends.base import COLD_CACHE_ENV, Built, Prepared, Unavailable
 from adcompare.backends.torch_eager import TORCH_DEVICES, TorchBackend, _to_numpy, _torch, saved_bytes
+from adcompare.backends.torch_func import transform_namespace
 from adcompare.operators import get_operator
 
 COMPILE_THREADS = 1
@@ -291,10 +292,18 @@ class TorchCompileBackend(TorchBackend):
         d = None if inputs.direction is None else tensor(inputs.direction)
         return tensor(inputs.x), d, arrays, structure
 
-    def _function(self, inst, structure) -> Callable:
-        """(z, arrays) ↦ f(z) on torch's array-API namespace."""
-        import array_api_compat.torch as xp
+    def namespace(self):
+        """torch-func's: torch's array API, Python loops and torch.func's nested gradient. Dynamo
+        unrolls a fixed-count loop (so the grids cap the depth, `compiles_loops` is False) and
+        cannot capture a while loop, whose condition is data-dependent (a graph break: Unavailable).
+        Why not torch's own loop operators: in torch 2.13 `scan` and `while_loop` compile under
+        autograd's backward but fail inside the torch.func transforms every operator here is built
+        from ("Expected FakeTensor")."""
+        return transform_namespace()
 
+    def _function(self, inst, structure) -> Callable:
+        """(z, arrays) ↦ f(z) on the backend's problem namespace."""
+        xp = self.namespace()
         f = inst.problem.f
 
         def fun(z, arrays):

@@ -17,6 +17,7 @@ All three agree with torch.func to rounding (tests/test_backends.py checks it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from typing import Any, Callable
@@ -33,6 +34,7 @@ from adcompare.backends._common import (
     problem_function,
 )
 from adcompare.backends.base import Built, Prepared, Unavailable
+from adcompare.backends.namespace import gradient_by_mode, problem_namespace
 from adcompare.operators import OPERATORS, get_operator
 
 TORCH_DEVICES = {"cpu": "cpu", "cuda": "cuda"}
@@ -69,9 +71,10 @@ class TorchBackend(FrameworkBackend):
             torch.set_num_threads(threads)
 
     def thread_report(self) -> dict[str, Any]:
-        if self.missing_reason():
-            return {"torch_threads": None}
-        torch = _torch()
+        """torch's pools, where this process has loaded torch (a run without a torch backend never does)."""
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return {}
         return {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads()}
 
     def framework_device_missing(self, device):
@@ -79,11 +82,17 @@ class TorchBackend(FrameworkBackend):
             return "torch.cuda.is_available() is False (CPU-only build or no usable GPU)"
         return None
 
+    def namespace(self):
+        """torch's array API (array_api_compat) with Python loops and `xp.grad` by eager autograd:
+        reverse mode `autograd.grad` (create_graph where an outer derivative reads it), forward
+        mode forward_ad's dual numbers, one per unit tangent (`eager_gradient`)."""
+        return _eager_namespace()
+
     # --- shared by torch and torch-func ------------------------------------------------------
     def _tensors(self, operator, inst, x, direction, device, dtype):
         """(fun, x, direction, constants) as tensors on the device, converted once here."""
         torch = _torch()
-        import array_api_compat.torch as xp   # the array-API spelling of torch, resolved once
+        xp = self.namespace()
 
         dev = torch.device(TORCH_DEVICES[device])
         inputs = numpy_inputs(operator, inst, x, direction, dtype)
@@ -217,6 +226,64 @@ class TorchBackend(FrameworkBackend):
             return hvp_rev_fwd
 
         raise Unavailable(self.unsupported_reason(operator))
+
+
+@functools.cache
+def array_api():
+    """The array-API spelling of torch (array_api_compat.torch), resolved once."""
+    import array_api_compat.torch as xp
+    return xp
+
+
+@functools.cache
+def _eager_namespace():
+    return problem_namespace(array_api(), eager_gradient(_torch()))
+
+
+# forward_ad's error on entering a dual level inside another (torch 2.13 has one level).
+NESTED_DUAL_LEVEL = "Nested forward mode AD is not supported"
+
+
+def eager_gradient(torch) -> Callable:
+    """`xp.grad` in eager autograd, nested as a user nests it.
+    rev: autograd.grad of fun(z + 0ₗ) with respect to a fresh zero leaf 0ₗ (z may be an outer
+         derivative's dual or recorded tensor; the shift keeps both), create_graph=True where an
+         outer reverse derivative reads the gradient: inside another `xp.grad` in reverse mode,
+         or where z itself is recorded (an outer vjp);
+    fwd: one forward_ad dual number per unit tangent. forward_ad has a single dual level, so a
+         forward-mode gradient inside another forward-mode derivative is Unavailable."""
+    grad, fwad = torch.autograd.grad, torch.autograd.forward_ad
+    reverse_depth = [0]      # `xp.grad(..., "rev")` evaluations under way: their backward reads ours
+
+    def reverse(fun):
+        def gradient(z):
+            leaf = torch.zeros_like(z, requires_grad=True)
+            recorded = z.requires_grad
+            reverse_depth[0] += 1
+            try:
+                y = fun(z + leaf)
+            finally:
+                reverse_depth[0] -= 1
+            return grad(y, leaf, create_graph=recorded or reverse_depth[0] > 0, materialize_grads=True)[0]
+        return gradient
+
+    def forward(fun):
+        def gradient(z):
+            basis = torch.eye(z.numel(), dtype=z.dtype, device=z.device).reshape((-1, *z.shape))
+            with contextlib.ExitStack() as level:
+                try:
+                    level.enter_context(fwad.dual_level())
+                except RuntimeError as err:
+                    if NESTED_DUAL_LEVEL not in str(err):
+                        raise
+                    raise Unavailable("torch's forward AD has one dual level (torch.autograd.forward_ad): a "
+                                      "forward-mode gradient cannot nest inside another forward-mode derivative") from err
+                tangents = [fwad.unpack_dual(fun(fwad.make_dual(z, e))).tangent for e in basis]
+            zero = torch.zeros((), dtype=z.dtype, device=z.device)
+            return torch.stack([zero if t is None else t for t in tangents]).reshape(z.shape)
+        return gradient
+
+    return gradient_by_mode({"rev": reverse, "fwd": forward})
 
 
 def _to_numpy(result):

@@ -19,7 +19,15 @@ from adcompare.backends._common import (
     eager_map_rows,
     transform_operator,
 )
-from adcompare.backends.torch_eager import TorchBackend, _torch
+from adcompare.backends.namespace import problem_namespace, transform_gradient
+from adcompare.backends.torch_eager import TorchBackend, _torch, array_api
+
+
+@functools.cache
+def transform_namespace():
+    """torch's array API with Python loops and the nested gradient of torch.func's transforms."""
+    func = _torch().func
+    return problem_namespace(array_api(), transform_gradient(func.grad, func.jacfwd))
 
 
 @register_backend
@@ -28,6 +36,10 @@ class TorchFuncBackend(TorchBackend):
     summary = "torch.func transforms: vjp, jvp, jacfwd, jacrev, vmap"
     order = 11
     operators = (*TRANSFORM_OPERATORS, *SPARSE_OPERATORS)
+
+    def namespace(self):
+        """torch's array API with Python loops and `xp.grad` by torch.func.grad / jacfwd."""
+        return transform_namespace()
 
     def _run(self, operator, fun, x, d):
         torch = _torch()

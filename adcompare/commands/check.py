@@ -55,9 +55,11 @@ class Row:
 
 
 def small_instance(problem, n: int | None = None) -> Instance:
-    """The instance checked: n defaults to the test size; explicit integer options capped."""
-    options = {k: min(v, SMALL_OPTION) for k, v in problem.options.items() if v is not None}
-    return problem.instance(problem.test_size if n is None else n, **options)
+    """The instance checked: n defaults to the test size (for a family sized by its options, the
+    size those options give); explicit integer options capped, choices at their default."""
+    options = {k: min(v, SMALL_OPTION) for k, v in problem.options.items() if isinstance(v, int)}
+    sized_by_options = problem.input_size(**problem.resolve_options(problem.test_size, **options)) is not None
+    return problem.instance(n if n is not None or sized_by_options else problem.test_size, **options)
 
 
 def check_direction(operator: Operator, inst: Instance) -> np.ndarray | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from adcompare.backends import all_backends
 from adcompare.problems import Problem, all_problems
+from adcompare.problems.user_code import shown
 
 
 def command_help(name: str) -> str:
@@ -67,8 +68,13 @@ def backend_status(backend, device: str) -> str:
     return "available" if reason is None else f"unavailable: {reason}"
 
 
+def summary_text(problem: Problem) -> str:
+    """The summary; a user's problem adds where it came from."""
+    return problem.summary + (f" [{shown(problem.source)}]" if problem.source else "")
+
+
 def main(args) -> int:
-    problems = [[p.name, shape_text(p), sweep_text(p), options_text(p), p.summary]
+    problems = [[p.name, shape_text(p), sweep_text(p), options_text(p), summary_text(p)]
                 for p in all_problems()]
     print("Problems")
     print(table(["name", "n → m", "sweep", "options", "summary"], problems))

@@ -1,4 +1,4 @@
-"""`adcompare vjp | jvp | jacobian | hvp PROBLEM`: one derivative product, printed.
+"""`adcompare primal | vjp | jvp | jacobian | hvp PROBLEM`: f(x) or one derivative product, printed.
 
 Without --x the problem's default x0(n) is used; without --v / --t a vector of ones (as
 `backward()` on a scalar uses 1). --json prints one object whose "result" holds the numbers.
@@ -21,6 +21,7 @@ from adcompare.operators import HVP_MODES, JACOBIAN_MODES, JACOBIAN_STRATEGIES, 
 from adcompare.sparse import to_dense
 
 HELP = {
+    "primal": "f(x) itself, as every backend evaluates it (the baseline of every cost ratio)",
     "vjp": "vᵀJ by one reverse pass (v defaults to ones)",
     "jvp": "J t by one forward pass (t defaults to ones)",
     "jacobian": "the full Jacobian J, by forward (n tangents) or reverse (m cotangents) mode",
@@ -71,7 +72,7 @@ def add_arguments(name: str, parser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (torch) / gpu (jax)")
     parser.add_argument("--dtype", default="float64", help=f"one of: {', '.join(DTYPES)}")
     parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                        help="a problem option, e.g. --opt m=5 (repeatable)")
+                        help="a problem option, e.g. --opt m=5 or --opt modes=fr (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with key 'result'")
 
 
@@ -90,24 +91,27 @@ def parse_numbers(text: str, flag: str) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def parse_options(items: list[str], problem: str, flags=()) -> dict[str, int]:
-    """--opt KEY=INTEGER items as keywords for the API: each key one of the problem's own options
-    (`Problem.options`), given once. A key such as n or backend would otherwise meet the API
+def parse_options(items: list[str], problem: str, flags=()) -> dict[str, int | str]:
+    """--opt KEY=VALUE items as keywords for the API: each key one of the problem's own options
+    (`Problem.options`), given once; each value an integer, or for an option with fixed choices
+    one of them (--opt modes=fr). A key such as n or backend would otherwise meet the API
     parameter of that name; `flags` are the command's, named in the error when a key is one.
-    The API checks the values' range (1 … the largest int64)."""
+    The API checks the values (integers: 1 … the largest int64; choices: one of the declared)."""
     options = {}
     for item in items:
         key, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or not key or not _INTEGER.fullmatch(value):
+        if sep and key:
+            try:
+                api.check_option_names(problem, {key: None})
+            except UserError as err:
+                hint = f" (set {key} with --{key})" if key in flags else ""
+                raise UserError(f"--opt {item!r}: {err}{hint}") from None
+        choice = bool(sep and key) and api.is_choice(problem, key)
+        if not sep or not key or not (choice or _INTEGER.fullmatch(value)):
             raise UserError(f"--opt: {item!r} is not KEY=INTEGER (e.g. --opt m=5)")
-        try:
-            api.check_option_names(problem, {key: None})
-        except UserError as err:
-            hint = f" (set {key} with --{key})" if key in flags else ""
-            raise UserError(f"--opt {item!r}: {err}{hint}") from None
         if key in options:
             raise UserError(f"--opt: option {key} is given twice ({key}={options[key]} and {item!r})")
-        options[key] = int(value)
+        options[key] = value if choice else int(value)
     return options
 
 

@@ -1,9 +1,11 @@
-"""The engine's array namespace (`engine.xp`): the array-API subset the problems are written in.
+"""The engine's array namespace (`engine.xp`): the array-API subset the problems are written in,
+with the two loops and the nested gradient every problem namespace has (`backends.namespace`).
 
 Each function normalises its arguments (axes made negative, indices made explicit) and applies
 one primitive, or a short composition of primitives. Plain numpy arrays and Python scalars are
 constants; on them every function is just numpy. The arithmetic operators of traced arrays are
-these same functions.
+these same functions. The loops are plain Python loops (each iteration traced, as eager frameworks
+run them); `grad(fun, mode)` is the engine's gradient by either mode, which nests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from adcompare.engine import primitives as P
 from adcompare.engine.core import Tracer, bind, value_of
+from adcompare.engine.transforms import grad  # noqa: F401  (the nested-AD interface: xp.grad(fun, mode))
 
 pi = np.pi
 e = np.e
@@ -166,6 +169,24 @@ def getitem(x, key):
 def asarray(x, dtype=None):
     """Constants as numpy arrays; traced arrays are returned unchanged."""
     return x if isinstance(x, Tracer) else np.asarray(x, dtype=dtype)
+
+
+def fori_loop(lower, upper, body, init):
+    """val = body(i, val) for i = lower … upper − 1 (jax.lax.fori_loop's signature), as a Python
+    loop; `init` an array or a tuple of arrays."""
+    val = init
+    for i in range(lower, upper):
+        val = body(i, val)
+    return val
+
+
+def while_loop(cond, body, init):
+    """val = body(val) while cond(val) (jax.lax.while_loop's signature), as a Python loop: cond
+    returns a boolean scalar array, read as a Python bool each iteration."""
+    val = init
+    while cond(val):
+        val = body(val)
+    return val
 
 
 _NO_PARAMS: dict = {}

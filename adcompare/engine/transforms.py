@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adcompare.engine import namespace as ns
+from adcompare.engine import primitives as P
 from adcompare.engine.core import Tracer, new_level, value_of
 from adcompare.engine.forward import Dual
 from adcompare.engine.reverse import Var, backward_sweep, tape_bytes
+from adcompare.errors import choose_from
 
 
 def _input(x):
@@ -33,14 +34,14 @@ def _direction(d, like, what):
     if not isinstance(d, Tracer):
         d = np.asarray(d, dtype=dtype)
     if np.shape(d) == shape:
-        return ns.reshape(d, (1,) + shape), False
+        return P.reshape(d, shape=(1,) + shape), False
     if np.ndim(d) == len(shape) + 1 and np.shape(d)[1:] == shape:
         return d, True
     raise ValueError(f"engine: {what} must have shape {shape} or (k, *{shape}), got {np.shape(d)}")
 
 
 def _unbatch(d, batched):
-    return d if batched else ns.getitem(d, 0)
+    return d if batched else P.getitem(d, idx=(Ellipsis, 0) + (slice(None),) * (np.ndim(d) - 1))
 
 
 def _output(y):
@@ -111,7 +112,7 @@ def jacfwd(fun):
         x = _input(x)
         n = np.size(value_of(x))
         _, jt = jvp(fun, x, np.eye(n, dtype=value_of(x).dtype).reshape((n,) + np.shape(x)))
-        return ns.matrix_transpose(jt) if np.ndim(jt) == 2 else jt
+        return P.matrix_transpose(jt) if np.ndim(jt) == 2 else jt
     return jacobian
 
 
@@ -124,14 +125,41 @@ def jacrev(fun):
     return jacobian
 
 
-def grad(fun):
-    """x ↦ ∇f(x) for f with a single output (shape () or (1,)): one reverse pass."""
+GRAD_MODES = ("fwd", "rev")
+
+
+def grad(fun, mode: str = "rev"):
+    """x ↦ ∇f(x) for f with a single output (shape () or (1,)), shaped like x: mode "rev" is one
+    reverse pass, "fwd" one forward pass carrying the n unit tangents (vector mode). Either nests
+    inside any transform (the nested-AD interface problems reach as `xp.grad`): each call takes a
+    level of its own, so an inner gradient's perturbation never mixes with an outer one's."""
+    if mode not in GRAD_MODES:
+        raise choose_from("xp.grad mode", mode, GRAD_MODES)
+    return _reverse_gradient(fun) if mode == "rev" else _forward_gradient(fun)
+
+
+def _reverse_gradient(fun):
     def gradient(x):
         y, pullback = vjp(fun, x)
-        if np.size(value_of(y)) != 1:
-            raise ValueError(f"engine: grad needs a function with one output, got shape {np.shape(y)}")
+        _check_scalar(y)
         return pullback(np.ones(np.shape(y), dtype=value_of(y).dtype))
     return gradient
+
+
+def _forward_gradient(fun):
+    def gradient(x):
+        x = _input(x)
+        shape = np.shape(x)
+        n = int(np.prod(shape, dtype=int))
+        y, y_dot = jvp(fun, x, np.eye(n, dtype=value_of(x).dtype).reshape((n,) + shape))
+        _check_scalar(y)
+        return P.reshape(y_dot, shape=shape)
+    return gradient
+
+
+def _check_scalar(y):
+    if np.size(value_of(y)) != 1:
+        raise ValueError(f"engine: grad needs a function with one output, got shape {np.shape(y)}")
 
 
 def hvp_fwd_rev(fun, x, t):

@@ -25,8 +25,7 @@ class Benchmark:
     `compare_as`: the row of the reproducibility table (benchmarks that answer the same kind of
     question share one); `goal`: (median, p90) of |B/A − 1| the row is held to; `winner`: a
     forward/reverse factor (t_fwd/t_rev), whose winner may flip between runs; `slope`: times
-    over n, whose log–log slopes are compared; `referenced`: timed beside the reference kernel,
-    so it has a drift-free view (time / reference)."""
+    over n, whose log–log slopes are compared."""
 
     name: str
     param_names: tuple[str, ...]
@@ -37,7 +36,6 @@ class Benchmark:
     goal: tuple[float, float] | None = None
     winner: bool = False
     slope: bool = False
-    referenced: bool = False
 
     @property
     def method(self) -> str:

@@ -34,6 +34,8 @@ class PeakDeviceMemory(Family):
         for dtype in dtypes:
             arms, figures = [], []
             for problem in all_problems():
+                if problem.nested:
+                    continue   # its derivatives differentiate an optimisation: minutes per call
                 for c in sweep_cases(problem):
                     for op in PRODUCT_OPERATORS:
                         arms.append(ArmSpec(f"peak@{c}/{op}", c, op, self.name, "peak-bytes"))

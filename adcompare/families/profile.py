@@ -5,9 +5,12 @@ and the primal it is held against are timed in the same interleaved rounds.
 
 - `main`, the README's ≤ 10-minute command: two scaling lines (each problem's smallest and
   largest size) and every workload at its main size, its own derivatives against its objective;
+  a user's own problem (`Problem.source`) is a scaling line too (and so gets its tape bytes);
 - `full`: every size of every problem, the HVPs, the four Jacobians at the middle size, a scalar
   workload's gradient both ways at its smallest size, float32 at the largest;
 - `wide`: every operator at every size in both dtypes.
+A nested problem (particle, saddle: `Problem.nested`) is in none of them: what the field times is its
+primal, the whole optimisation, in each of its mode pairs (`families.nested_modes`).
 """
 
 from __future__ import annotations
@@ -50,12 +53,14 @@ class ProfileCase:
 
 
 def profile_cases(grid: str, problem: Problem) -> list[str]:
+    if problem.nested:   # its primal is the optimisation itself: the nested-modes family times its variants
+        return []
     cases = sweep_cases(problem)
     if grid != "main":   # every size, and a workload's main size where the sweep lacks it (ode's s = 1)
         return list(dict.fromkeys(cases + ([main_case(problem)] if problem.field_derivatives else [])))
     if problem.field_derivatives:   # (the full grid times a scalar workload's gradient both ways too)
         return [main_case(problem)]
-    if problem.name in MAIN_SCALING:
+    if problem.name in MAIN_SCALING or problem.source is not None:
         return list(dict.fromkeys([cases[0], cases[-1]]))
     return []
 
@@ -96,4 +101,4 @@ def compile_cases(grid: str) -> list[str]:
     if grid == "main":
         name, n = COMPILE_CASE
         return [case_id(get_problem(name), n)]
-    return [middle_case(p) for p in all_problems()]
+    return [middle_case(p) for p in all_problems() if not p.nested]

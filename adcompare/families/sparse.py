@@ -74,7 +74,7 @@ def sparse_cases(grid: str) -> list[str]:
     return [case_id(get_problem(name), **opts) for name, opts in MAIN_CASES if name in names]
 
 
-def _timing_job(target: str, case: str) -> Job:
+def timing_job(target: str, case: str) -> Job:
     """Sparse against dense Jacobians, both modes, timed together on one structured case: the
     sparse crossover t_fwd/t_rev (c_col JVPs against c_row VJPs) and each mode's speedup
     t_dense/t_sparse; on our engine's target also sparsity detection and colouring, and their
@@ -131,7 +131,7 @@ class Sparse(Family):
             return
         cases = sparse_cases(grid)
         for case in cases:
-            yield _timing_job(target, case)
+            yield timing_job(target, case)
         if target == SETUP_TARGET:
             for dtype in (DTYPES if grid == "wide" else ("float64",)):
                 yield _counts_job(target, dtype, cases)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 
 from adcompare.backends import Prepared, Unavailable, get_backend
-from adcompare.backends.base import size_reason
+from adcompare.backends.base import size_reason, user_code_failures
 from adcompare.ids import Case, Target
 from adcompare.measure.threads import pin_threads
 from adcompare.operators import get_operator
@@ -35,10 +35,12 @@ def tape_bytes(target: str, dtype: str, case: str) -> int:
     where = Target.parse(target)
     backend = get_backend(where.backend)
     inst = Case.parse(case).instance()
-    reason = backend.why_not(get_operator("vjp"), inst, where.device, dtype)
+    vjp = get_operator("vjp")
+    reason = backend.why_not(vjp, inst, where.device, dtype)
     if reason:
         raise Unavailable(reason)
-    return int(backend.tape_bytes(inst, inst.x0, where.device, dtype))
+    with user_code_failures(backend.name, vjp, inst):    # a user's f the framework cannot trace: n/a
+        return int(backend.tape_bytes(inst, inst.x0, where.device, dtype))
 
 
 def peak_device_bytes(target: str, dtype: str, case: str, operator: str) -> int:

@@ -27,6 +27,9 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "TORCHINDUCTOR_COMPILE_THREADS")   # torch.compile: no compile worker pool
 XLA_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 CPU_ENV = "ADCOMPARE_CPU"
+# Environment variables that force an OpenBLAS kernel: dropped for the measurement processes, so
+# they run the kernel the machine selects (recorded with the results, via threadpoolctl).
+OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 # --- threads ------------------------------------------------------------------------------------

@@ -265,6 +265,21 @@ def read_triangles(path: Path, vertices: int) -> np.ndarray:
     return np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
 
 
+def _guard_points(path: Path, line: int, count: int) -> None:
+    """UserError before anything of the header's size is allocated when even the smallest
+    instance with `count` points (one vertex, the simple variant) would not fit in memory."""
+    from adcompare.problems.registry import get_problem, guard_memory
+
+    problem = get_problem("ht")
+    options = {"points": count, "vertices": 1, "variant": SIMPLE}
+    n = problem.input_size(**options)
+    try:
+        guard_memory(problem.name, n, problem.output_size(n, **options), problem.constant_elements(n, **options),
+                     problem=problem, options=options)
+    except UserError as err:
+        raise UserError(f"{path}:{line}: {err}") from None
+
+
 def read_instance(path: Path):
     """The instance file: `N n_theta`, N lines `correspondence x y z`, then 2N values us (only in
     the complicated variant) and n_theta values θ. Read as whitespace-separated values, as
@@ -279,6 +294,7 @@ def read_instance(path: Path):
         raise UserError(f"ht: {path}:{tokens[0][0]}: the point count must be at least 1, got {count}")
     if n_theta != POSE_SIZE:
         raise UserError(f"ht: {path}:{tokens[1][0]}: the pose size must be {POSE_SIZE}, got {n_theta}")
+    _guard_points(path, tokens[0][0], count)
     body = tokens[2:]
     if len(body) < 4 * count:
         last = tokens[-1][0]

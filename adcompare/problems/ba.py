@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.datafile import Numbers
 from adcompare.errors import UserError
 from adcompare.problems.registry import DataFile, Problem, guard_memory, register
@@ -79,6 +80,11 @@ class BundleAdjustment(Problem):
     def working_elements(self, n, o, **opts):
         return max(n, CAMERA_PARAMETERS * o)      # each observation's camera, gathered (o × 11)
 
+    def evaluation(self, n, o, **opts):
+        # 110 arrays, most of o elements (the gathered cameras: 11·o), 125·o elements in all on
+        # our engine's tape; a little more for a framework's copies.
+        return footprint.Evaluation(128, 136 * o)
+
     def constant_elements(self, n, o, **opts):
         return 4 * o                # features (2 per observation) and the two index arrays
 
@@ -96,8 +102,9 @@ class BundleAdjustment(Problem):
         c, p, o = numbers.ints(3, "the sizes (cameras, points, observations)")
         options = {"c": c, "p": p, "o": o}
         n = self.input_size(**options)
-        try:      # the sizes alone say whether the replicated arrays would fit
-            guard_memory(self.name, n, self.output_size(n, **options), self.constant_elements(n, **options))
+        try:      # the sizes alone say whether the replicated arrays (and one evaluation) would fit
+            guard_memory(self.name, n, self.output_size(n, **options), self.constant_elements(n, **options),
+                         problem=self, options=options)
         except UserError as err:
             raise UserError(f"{path}: line {numbers.line}: {err}") from None
         camera = numbers.floats(CAMERA_PARAMETERS, "the camera")

@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.errors import UserError
 from adcompare.problems.registry import Problem, register
 
@@ -57,6 +58,11 @@ class Brusselator(Problem):
         # Dense Jacobians fit the batched limit up to N = 53 (n = 5618); the numpy RHS at N = 512
         # (n = 524 288) takes a few ms.
         return [{"N": N} for N in (8, 32, 128, 512)]
+
+    def evaluation(self, n, N, **opts):
+        # 37 arrays, 19n elements on our engine's tape: the two Laplacians' rolls and sums, the
+        # reaction terms and the concatenation.
+        return footprint.Evaluation(40, 20 * n)
 
     def constant_elements(self, n, N, **opts):
         return N * N

@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -24,6 +25,9 @@ class FanOut(Problem):
 
     def output_size(self, n, m, **opts):
         return m
+
+    def evaluation(self, n, m, **opts):
+        return footprint.Evaluation(2, 2 * m)       # W x, sin
 
     def constant_elements(self, n, m, **opts):
         return m * n

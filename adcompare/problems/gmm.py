@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adcompare import footprint
 from adcompare.datafile import Numbers
 from adcompare.errors import UserError
 from adcompare.problems.registry import DataFile, Problem, guard_memory, register
@@ -83,6 +84,11 @@ class GMM(Problem):
 
     def working_elements(self, n, d, k, N, **opts):
         return k * N * d            # every point against every component: Q_k (x_i − μ_k)
+
+    def evaluation(self, n, d, k, N, **opts):
+        # The centred points, Q_k (x_i − μ_k) and its square (k·N·d each), β and its logsumexp
+        # (a few k·N), Q's pieces (k·d·d): 52 arrays, 3.6·kNd at d = 10, k = 25 on our engine.
+        return footprint.Evaluation(64, 3 * k * N * d + 8 * k * N + 4 * k * d * d + 4 * N + 64)
 
     def constant_elements(self, n, d, k, N, **opts):
         return N * d + d * d + 3
@@ -208,8 +214,10 @@ def read_adbench(path: Path) -> DataFile:
     numbers = Numbers(path)
     d, k, N = numbers.ints(3, "the sizes (d, k, N)")
     options = {"d": d, "k": k, "N": N}
-    try:      # before allocating the N points the header announces
-        guard_memory("gmm", k * (1 + d + d * (d + 1) // 2), 1, N * d)
+    try:      # before allocating the N points the header announces, or evaluating on them
+        problem = GMM()
+        n = problem.input_size(**options)
+        guard_memory(problem.name, n, 1, problem.constant_elements(n, **options), problem=problem, options=options)
     except UserError as err:
         raise UserError(f"{path}: line {numbers.line}: {err}") from None
     width = d + d * (d - 1) // 2

@@ -33,7 +33,8 @@ class KMeans(Problem):
         (each of C_j's d coordinates gets 2|S_j|; H is diagonal, so H·1 is its diagonal).
 
     GradBench's derivative is the Newton direction ∇f ⊘ diag(H) = C_j − mean(S_j), one Newton
-    step of k-means (`direction` below, with `hessian_diagonal`); the workload times the gradient.
+    step of k-means (`direction` below, with `hessian_diagonal`); the workload times the gradient
+    and H·1 (the diagonal, as GradBench's JAX tool computes it) by each HVP mode.
 
     The squared distances are formed from the differences C_j − P_i (a k × N × d array), so a
     centroid on a point is exactly at distance 0. Two faster spellings are avoided on purpose:
@@ -56,7 +57,9 @@ class KMeans(Problem):
     summary = "GradBench kmeans: Σ_i min_j ‖C_j − P_i‖², k centroids in d dimensions, N points; gradient of a scalar"
     test_size = 4                       # k = d = 2, the instance `adcompare check` uses
     options = {"k": 3, "d": 2, "N": 10}
-    field_derivatives = ("vjp",)        # GradBench times the cost and the Newton direction
+    # GradBench times the cost and the Newton direction ∇f ⊘ diag(H): the gradient, and diag(H) =
+    # H·1 (the HVP's default direction is ones) by each of the three HVP modes.
+    field_derivatives = ("vjp", "hvp-fwd-rev", "hvp-rev-rev", "hvp-rev-fwd")
 
     def f(self, xp, x, c):
         k, d, N = c["k"], c["d"], c["N"]

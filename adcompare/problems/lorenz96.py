@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.errors import UserError
 from adcompare.problems.integrate import rk4
 from adcompare.problems.registry import Problem, register
@@ -30,10 +31,15 @@ class Lorenz96(Problem):
         def rhs(u):
             return (xp.roll(u, -1) - xp.roll(u, 2)) * xp.roll(u, 1) - u + self.forcing
 
-        return rk4(rhs, x, self.dt, c["steps"])
+        return rk4(xp, rhs, x, self.dt, c["steps"])
 
     def output_size(self, n, **opts):
         return n
+
+    def evaluation(self, n, steps, **opts):
+        # Per RK4 step 41 arrays of n elements (4 right-hand sides of 7, 13 stage updates),
+        # counted on our engine's tape; 44 leaves frameworks room for a copy or two.
+        return footprint.Evaluation(44 * steps + 4, (44 * steps + 2) * n)
 
     def constants(self, n, rng, steps, **opts):
         # A Python int, not an array: the loop length is structure, not data.

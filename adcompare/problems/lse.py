@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -27,6 +28,9 @@ class LogSumExp(Problem):
 
     def output_size(self, n, **opts):
         return 1
+
+    def evaluation(self, n, **opts):
+        return footprint.Evaluation(8, 2 * n + 8)   # x − a and its exp, then scalars
 
     def main_instance(self):
         return {"n": 1_280_000}

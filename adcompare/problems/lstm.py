@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.datafile import Numbers
 from adcompare.errors import UserError
 from adcompare.problems.registry import DataFile, Problem, guard_memory, register
@@ -30,8 +31,8 @@ class LSTM(Problem):
 
     The forget and output gates read the layer's input, the input and change gates its hidden
     state; the state carries over from step to step; "+ 2" is ADBench's. A recurrence c − 1
-    steps deep with a scalar output: a gradient costs one reverse pass, whose recording grows
-    with c.
+    steps deep (`xp.fori_loop`, the loss summed step by step in its carry) with a scalar output:
+    a gradient costs one reverse pass, whose recording grows with c.
     """
 
     name = "lstm"
@@ -48,10 +49,12 @@ class LSTM(Problem):
         weights = [pieces[2 * j * GATES:(2 * j + 1) * GATES] for j in range(layers)]
         biases = [pieces[(2 * j + 1) * GATES:(2 * j + 2) * GATES] for j in range(layers)]
         in_w, out_w, out_b = pieces[-3:]
-        hidden = [state[2 * j] for j in range(layers)]
-        cell = [state[2 * j + 1] for j in range(layers)]
-        tops = []
-        for t in range(text.shape[0] - 1):
+        steps = text.shape[0] - 1
+
+        def step(t, carry):
+            """One character: the layers in turn, then its prediction's term of the loss (the
+            carry: each layer's hidden and cell state, and the loss summed so far)."""
+            hidden, cell, total = list(carry[:layers]), list(carry[layers:-1]), carry[-1]
             u = text[t] * in_w
             for j in range(layers):
                 (w_f, w_i, w_o, w_c), (b_f, b_i, b_o, b_c) = weights[j], biases[j]
@@ -62,13 +65,14 @@ class LSTM(Problem):
                 cell[j] = cell[j] * forget + ingate * change
                 hidden[j] = outgate * xp.tanh(cell[j])
                 u = hidden[j]
-            tops.append(u)
-        # The prediction and its log-softmax ("+ 2") read the recurrence but feed nothing back
-        # into it, so every step's are taken at once.
-        prediction = xp.stack(tops) * out_w + out_b
-        normaliser = xp.log(xp.sum(xp.exp(prediction), axis=1, keepdims=True) + 2.0)
-        total = xp.sum(text[1:] * (prediction - normaliser))
-        return xp.reshape(-total / (len(tops) * bits), (1,))
+            prediction = u * out_w + out_b
+            normaliser = xp.log(xp.sum(xp.exp(prediction)) + 2.0)
+            return (*hidden, *cell, total + xp.sum(text[t + 1] * (prediction - normaliser)))
+
+        start = (*(state[2 * j] for j in range(layers)), *(state[2 * j + 1] for j in range(layers)),
+                 xp.sum(xp.zeros_like(out_b)))
+        total = xp.fori_loop(0, steps, step, start)[-1]
+        return xp.reshape(-total / (steps * bits), (1,))
 
     def output_size(self, n, **opts):
         return 1
@@ -91,7 +95,15 @@ class LSTM(Problem):
         return [{"l": l, "b": 14, "c": c} for l in (2, 4) for c in (16, 64, 256)]
 
     def working_elements(self, n, l, b, c, **opts):
-        return max(n, c * b)                      # the predictions of every step, (c − 1) × b
+        return n            # x itself: every array the loop builds holds at most b elements
+
+    def evaluation(self, n, l, b, c, **opts):
+        # Per character 26 arrays of ≤ b elements a layer (four gates, the cell and hidden
+        # updates) and 11 for its input and its term of the loss, plus x's 8l + 3 rows: counted
+        # on our engine's tape (l = 4, b = 4, c = 20: 2 223 arrays, 8 598 elements), with room
+        # for a framework's copy or two.
+        arrays = (c - 1) * (12 + 28 * l) + 8 * l + 16
+        return footprint.Evaluation(arrays, b * arrays)
 
     def constant_elements(self, n, l, b, c, **opts):
         return 2 * l * b + c * b
@@ -112,8 +124,8 @@ class LSTM(Problem):
         n = self.input_size(**options)
         if c < 2:
             raise UserError(f"{path}: line {numbers.line}: the sequence length c must be at least 2, got {c}")
-        try:      # before allocating what the header announces
-            guard_memory(self.name, n, 1, self.constant_elements(n, **options))
+        try:      # before allocating what the header announces (or evaluating on it)
+            guard_memory(self.name, n, 1, self.constant_elements(n, **options), problem=self, options=options)
         except UserError as err:
             raise UserError(f"{path}: line {numbers.line}: {err}") from None
         main = numbers.floats(2 * l * GATES * b, "the main parameters")

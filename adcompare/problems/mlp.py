@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -26,6 +27,9 @@ class MLP(Problem):
 
     def output_size(self, n, m, **opts):
         return m
+
+    def evaluation(self, n, m, hidden, **opts):
+        return footprint.Evaluation(6, 3 * hidden + 2 * m)     # W1 x, + b1, tanh; W2 h, + b2
 
     def constant_elements(self, n, m, hidden, **opts):
         return hidden * (n + m + 1) + m

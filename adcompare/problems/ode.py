@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.integrate import rk4
 from adcompare.problems.registry import Problem, register
 
@@ -37,10 +38,15 @@ class ODE(Problem):
             return xp.concat([x[:1], x[1:] * y[:-1]])
 
         # y(0) = 0, made as x * 0 so it has x's dtype and device in every namespace.
-        return rk4(rhs, x * 0, FINAL_TIME / c["s"], c["s"])
+        return rk4(xp, rhs, x * 0, FINAL_TIME / c["s"], c["s"])
 
     def output_size(self, n, **opts):
         return n
+
+    def evaluation(self, n, s, **opts):
+        # Per RK4 step 33 arrays of ≤ n elements (4 right-hand sides of 5, 13 stage updates),
+        # counted on our engine's tape; 36 leaves frameworks room for a copy or two.
+        return footprint.Evaluation(36 * s + 4, (36 * s + 2) * n)
 
     def main_instance(self):
         # GradBench's own setting (n, s) = (1000, 1); at s = 10 one process of the dense Jacobian

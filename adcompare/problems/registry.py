@@ -2,7 +2,8 @@
 
 A problem is a family of vector functions f: Rⁿ → Rᵐ⁽ⁿ⁾ written once against an array namespace `xp`.
 Each problem module defines one `Problem` subclass and decorates it with `@register`; the package
-imports every module in `adcompare/problems/`, so adding a problem is adding one file.
+imports every module in `adcompare/problems/`, so adding a problem is adding one file. A user's
+problems register the same way from their own files (`problems.loading`, `problems.user_code`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import dataclasses
 import os
 import types
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from adcompare import limits
+from adcompare import footprint, limits
 from adcompare.datafile import regular_file
 from adcompare.errors import UserError, choose_from
+from adcompare.problems import user_code
 
 _REGISTRY: dict[str, "Problem"] = {}
+# Called before every lookup: `problems.loading` registers users' problems named by
+# $ADCOMPARE_PROBLEMS and entry points there, so every process sees the same problems.
+BEFORE_LOOKUP: list[Callable[[], None]] = []
 
 
 class Problem:
@@ -35,7 +40,7 @@ class Problem:
     test_size: ClassVar[int]                    # a small n for correctness tests
     # Extra integer parameters and their defaults; a default of None is derived from n by
     # `option_default` (e.g. "m defaults to n").
-    options: ClassVar[Mapping[str, int | None]] = {}
+    options: ClassVar[Mapping[str, "int | None | Choice"]] = {}
     # Central-difference step and relative tolerance for the finite-difference oracle (float64).
     fd_step: ClassVar[float] = 1e-6
     fd_rtol: ClassVar[float] = 1e-6
@@ -48,6 +53,13 @@ class Problem:
     # A Jacobian whose non-zeros are few and structured (stencils, blocks): the sparse-Jacobian
     # family times its detection, colouring and sparse Jacobians against dense ones.
     sparse_jacobian: ClassVar[bool] = False
+    # f differentiates inside itself (`xp.grad`: an objective that is a derivative), so its primal
+    # needs an AD namespace even where plain arrays would do (our engine's, not plain numpy).
+    nested: ClassVar[bool] = False
+    # Where a user's problem came from, set by `register`: its file path (or the module name it
+    # was loaded by) and the sha256 of that file; None for adcompare's own problems.
+    source: ClassVar[str | None] = None
+    source_hash: ClassVar[str | None] = None
 
     # --- to implement -------------------------------------------------------------------------
     def f(self, xp, x, c: Mapping[str, Any]):
@@ -98,6 +110,13 @@ class Problem:
         Jacobian carries this many per direction, so it bounds what vmap / vector mode hold."""
         return max(n, self.output_size(n, **opts))
 
+    def evaluation(self, n: int, **opts: int) -> footprint.Evaluation:
+        """What one evaluation of f builds: (arrays, elements in all). Reverse mode records them,
+        so a tape grows with both; the memory estimate (`adcompare.footprint`) reads them before
+        anything is built. The default suits a function of a few dozen array operations, none
+        larger than `working_elements`; a family with a `depth_option` counts per step."""
+        return footprint.Evaluation.default(self.working_elements(n, **opts))
+
     def constant_elements(self, n: int, **opts: int) -> int:
         """Array elements of the instance's constants (their memory, before any is made); the
         default suits a family without large constants."""
@@ -119,21 +138,25 @@ class Problem:
 
     def resolve_options(self, n: int, **opts: int) -> dict[str, int]:
         """Every option of the instance of size n: the given ones checked, the rest defaulted
-        (None defaults derived from n). Case ids and instances both spell options this way."""
+        (None defaults derived from n; a `Choice` defaults to its first value). Case ids and
+        instances both spell options this way."""
         unknown = set(opts) - set(self.options)
         if unknown:
             allowed = ", ".join(self.options) or "none"
             raise UserError(f"{self.name}: unknown option {sorted(unknown)[0]!r}; options: {allowed}")
         merged = {**self.options, **{k: v for k, v in opts.items() if v is not None}}
         for key, value in merged.items():
-            if value is None:
+            declared = self.options[key]
+            if isinstance(declared, Choice):
+                merged[key] = declared.check(self.name, key, value)
+            elif value is None:
                 merged[key] = self.option_default(key, n)
             elif isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise UserError(f"{self.name}: option {key} must be an integer, got {value!r}")
             else:
                 merged[key] = int(value)
         for key, value in merged.items():
-            if value < 1:
+            if not isinstance(value, str) and value < 1:
                 raise UserError(f"{self.name}: option {key} must be at least 1, got {value}")
         return merged
 
@@ -158,12 +181,19 @@ class Problem:
     def instance(self, n: int | None = None, seed: int = 0, data: str | os.PathLike | None = None,
                  **opts: int) -> "Instance":
         """Fix the size (and options), or read them from a data file: the object every backend
-        prepares from. Its arrays are read-only, so no caller can change later results."""
+        prepares from. Its arrays are read-only, so no caller can change later results. A user's
+        problem is checked on its first instance of each size (`user_code.checked_instance`)."""
+        if self.source is not None:
+            return user_code.checked_instance(self, lambda: self._instance(n, seed, data, opts))
+        return self._instance(n, seed, data, opts)
+
+    def _instance(self, n: int | None, seed: int, data, opts: Mapping[str, int]) -> "Instance":
         if data is not None:
             return self._instance_from_data(Path(data), n, opts)
         n, merged = self.resolve(n, **opts)
-        guard_memory(self.name, n, self.output_size(n, **merged), self.constant_elements(n, **merged))
-        rng = np.random.default_rng([seed, n, *merged.values()])
+        guard_memory(self.name, n, self.output_size(n, **merged), self.constant_elements(n, **merged),
+                     problem=self, options=merged)
+        rng = np.random.default_rng([seed, n, *(v for v in merged.values() if not isinstance(v, str))])
         consts = self.constants(n, rng, **merged)
         return Instance(self, n, self.output_size(n, **merged), merged, consts, self.default_x(n, **merged))
 
@@ -185,6 +215,29 @@ class Problem:
 
 
 @dataclasses.dataclass(frozen=True)
+class Choice:
+    """A string option with fixed values (declared in `Problem.options`), the first the default;
+    spelled in case ids as key=value (`particle:1:modes=fr`)."""
+
+    values: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "|".join(self.values)
+
+    @property
+    def default(self) -> str:
+        return self.values[0]
+
+    def check(self, problem: str, key: str, value) -> str:
+        """The value itself (the default for the declaration), or UserError naming the choices."""
+        if value is self:
+            return self.default
+        if not isinstance(value, str) or value not in self.values:
+            raise UserError(f"{problem}: option {key} must be one of {', '.join(self.values)}, got {value!r}")
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
 class DataFile:
     """What a problem reads from a data file: its options, constants and parameters x."""
 
@@ -193,13 +246,23 @@ class DataFile:
     x: np.ndarray
 
 
-def guard_memory(name: str, n: int, m: int, constant_elements: int) -> None:
-    """UserError when x, f(x) and the constants (float64) would not fit in memory."""
-    estimate = 8 * (2 * n + m + constant_elements)
-    total = limits.machine_memory()
-    if total is not None and estimate > limits.MEMORY_SHARE * total:
-        raise UserError(f"{name}: n = {n}, m = {m} needs about {estimate / 2**30:.3g} GiB for its arrays; "
-                        f"this machine has {total / 2**30:.3g} GiB")
+def guard_memory(name: str, n: int, m: int | None, constant_elements: int, *,
+                 problem: Problem | None = None, options: Mapping[str, int] | None = None) -> None:
+    """UserError (one line) when an instance would not fit in memory, checked before anything of
+    its size is allocated: with the problem and its options, the estimated peak of building the
+    instance and evaluating f once (`footprint.instance_bytes`: x, f(x), the constants and what
+    one evaluation holds); without them (the options or m not known yet: m None), x, f(x) and the
+    constants alone."""
+    if problem is not None and options is not None:
+        estimate, what = footprint.instance_bytes(problem, n, options), "x, f(x), the constants and one evaluation"
+        shape = ", ".join([f"n = {n}", f"m = {problem.output_size(n, **options)}",
+                           *(f"{k} = {v}" for k, v in options.items())])
+    else:
+        estimate, what = 8 * (2 * n + (m or 0) + constant_elements), "x, f(x) and the constants"
+        shape = f"n = {n}" + ("" if m is None else f", m = {m}")
+    reason = limits.memory_reason(f"{name}: {shape}", estimate, what)
+    if reason:
+        raise UserError(reason)
 
 
 def _positive_int(name: str, what: str, value) -> int:
@@ -288,22 +351,46 @@ def as_real_vector(values, what: str = "x", prefix: str = "") -> np.ndarray:
 
 
 def register(cls: type[Problem]) -> type[Problem]:
-    """Class decorator: add one problem to the registry under `cls.name`."""
-    if cls.name in _REGISTRY:
-        raise RuntimeError(f"problem {cls.name!r} registered twice")
+    """Class decorator: add one problem to the registry under `cls.name`. A user's problem records
+    its source and hash; its name may not be a built-in's or another source's (UserError), and
+    registering it again from the same source replaces it (a re-run notebook cell)."""
+    source, digest = user_code.provenance(cls)
+    if source is None:
+        if cls.name in _REGISTRY:
+            raise RuntimeError(f"problem {cls.name!r} registered twice")
+    else:
+        user_code.check_class(cls, source)
+        existing = _REGISTRY.get(cls.name)
+        if existing is not None and existing.source != source:
+            raise user_code.clash(cls.name, source, existing.source)
+        cls.source, cls.source_hash = source, digest
     _REGISTRY[cls.name] = cls()
     return cls
 
 
+def unregister(names) -> None:
+    """Remove problems (a user's file that failed half-way through its import)."""
+    for name in names:
+        _REGISTRY.pop(name, None)
+
+
+def _lookup_ready() -> None:
+    for hook in BEFORE_LOOKUP:
+        hook()
+
+
 def problem_names() -> list[str]:
+    _lookup_ready()
     return sorted(_REGISTRY)
 
 
 def get_problem(name: str) -> Problem:
+    _lookup_ready()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise choose_from("problem", name, problem_names()) from None
+        err = choose_from("problem", name, problem_names())
+        raise UserError(f"{err} (a problem of your own: load its file with --problems PATH)") from None
 
 
 def all_problems() -> list[Problem]:

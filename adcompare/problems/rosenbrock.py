@@ -1,6 +1,7 @@
 import numpy as np
 
 from adcompare.errors import UserError
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -28,6 +29,9 @@ class Rosenbrock(Problem):
 
     def output_size(self, n, **opts):
         return 1
+
+    def evaluation(self, n, **opts):
+        return footprint.Evaluation(12, 9 * n)     # 9 arrays of n − 1 before the sum
 
     def check_size(self, n, **opts):
         if n < 2:

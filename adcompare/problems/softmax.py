@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -24,6 +25,9 @@ class Softmax(Problem):
 
     def output_size(self, n, **opts):
         return n
+
+    def evaluation(self, n, **opts):
+        return footprint.Evaluation(6, 4 * n + 2)     # x − max, exp, / sum; max's mask in reverse
 
     def default_x(self, n, **opts):
         return np.sin(np.arange(1, n + 1, dtype=np.float64))

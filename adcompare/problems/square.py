@@ -1,5 +1,6 @@
 import numpy as np
 
+from adcompare import footprint
 from adcompare.problems.registry import Problem, register
 
 
@@ -24,6 +25,9 @@ class Square(Problem):
 
     def output_size(self, n, **opts):
         return n
+
+    def evaluation(self, n, **opts):
+        return footprint.Evaluation(1, n)       # x * x
 
     def jacobian(self, x, c, **opts):
         return np.diag(2.0 * x)

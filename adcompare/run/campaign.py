@@ -8,23 +8,21 @@ pass no job keeps a fixed position. After the minimum passes, the time left in t
 to the jobs whose figures are flagged as noisy (widest CI first), one more process each, until
 the budget or `max_passes` is reached.
 
-Each process is forked from a server that has imported the frameworks once (no device touched),
-so a job costs its own preparation, not seconds of imports; counted jobs (tape, peak memory) run
-once. Every record is appended to a journal as it arrives (a crash loses only the job in flight).
+Where the processes run is an *executor*'s business: `Local` runs one at a time on this machine
+(`adcompare.run.processes`); `adcompare.run.cluster` runs as many at once as a Dask cluster has
+workers, one per worker. Counted jobs (tape, colours) run once. Every record is appended to a
+journal as it arrives, so a crash loses only the jobs in flight and `--resume` skips the rest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import random
-import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol
 
 from adcompare.ids import Target
 from adcompare.measure import estimates as E, stats
@@ -32,24 +30,30 @@ from adcompare.measure.frameworks import PRELOAD_ENV
 from adcompare.measure.jobs import Job
 from adcompare.run.interrupts import checkpoint
 from adcompare.run.plan import Plan
-from adcompare.run.worker import Settings, run_job
-
-PRELOAD = "adcompare.run.preload"
-RUN_LOG_ENV = "ADCOMPARE_RUN_LOG"   # a file: what the measurement processes print goes there
+from adcompare.run.processes import Processes
+from adcompare.run.worker import Settings
 
 
-def redirect_output() -> None:
-    """This process's stdout and stderr into the run's log ($ADCOMPARE_RUN_LOG), if set: the
-    frameworks' warnings from measurement processes belong in the log, not on the terminal."""
-    path = os.environ.get(RUN_LOG_ENV)
-    if not path:
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
+class Executor(Protocol):
+    """Where jobs run: `slots` at once; `run_all` measures each (job, pass) and hands every record
+    to `on_record` as it arrives (in any order)."""
+
+    slots: int
+
+    def run_all(self, items: list[tuple[Job, int]], on_record: Callable[[dict], None]) -> None: ...
+
+
+class Local:
+    """One job at a time on this machine, each in a process forked from a preloaded server."""
+
+    slots = 1
+
+    def __init__(self, settings: Settings, timeout: float, scratch: Path | None = None):
+        self.processes = Processes(settings, timeout, scratch)
+
+    def run_all(self, items, on_record):
+        for job, pass_number in items:
+            on_record(self.processes.run(job, pass_number))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,58 +66,6 @@ class Budget:
     job_timeout: float = 300.0
 
 
-def _child(job: Job, settings: Settings, pass_number: int, out: str) -> None:
-    redirect_output()
-    record = run_job(job, settings, pass_number)
-    tmp = out + ".tmp"
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(record, fh)
-        os.replace(tmp, out)
-    except FileNotFoundError:   # the campaign was interrupted and removed its scratch folder
-        pass
-
-
-class Runner:
-    """Runs jobs one at a time in processes forked from a preloaded server."""
-
-    def __init__(self, settings: Settings, timeout: float, scratch: Path):
-        self.settings, self.timeout, self.scratch = settings, timeout, scratch
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload([PRELOAD])
-        self.count = 0
-
-    def run(self, job: Job, pass_number: int) -> dict:
-        self.count += 1
-        out = str(self.scratch / f"record-{self.count}.json")
-        start = time.time()
-        proc = self.context.Process(target=_child, args=(job, self.settings, pass_number, out), daemon=True)
-        proc.start()
-        try:
-            proc.join(self.timeout)
-        except KeyboardInterrupt:   # the job in flight is abandoned, never left running
-            proc.kill()
-            proc.join()
-            raise
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-            return self._failed(job, pass_number, start, f"timed out after {self.timeout:g} s")
-        try:
-            with open(out) as fh:
-                record = json.load(fh)
-            os.unlink(out)
-            return record
-        except (OSError, ValueError):
-            return self._failed(job, pass_number, start, f"the measuring process died (exit status {proc.exitcode})")
-
-    @staticmethod
-    def _failed(job: Job, pass_number: int, start: float, why: str) -> dict:
-        return {"job": job.id, "kind": job.kind, "target": job.target, "dtype": job.dtype, "pass": pass_number,
-                "started": start, "seconds": time.time() - start, "rounds": 0,
-                "arms": {a.name: {"error": why} for a in job.arms}}
-
-
 @dataclasses.dataclass
 class Campaign:
     """The records of every job, by job id, and what the campaign did."""
@@ -124,10 +76,18 @@ class Campaign:
     seconds: float
     interrupted: bool = False
 
-    def figures(self, quick: bool) -> list[E.MeasuredFigure]:
+    @property
+    def machines(self) -> list[str | None]:
+        """The machines the records came from (None: this machine, a local run)."""
+        return sorted({r.get("machine") for rs in self.records.values() for r in rs}, key=lambda m: m or "")
+
+    def figures(self, quick: bool, machine: str | None = None) -> list[E.MeasuredFigure]:
+        """Every figure of the plan from the records of one machine (a cluster's machines each get
+        their own figures: processes on different hardware are not replicates of one figure)."""
         out = []
         for job in self.plan.jobs:
-            out += E.aggregate(job, self.records.get(job.id, []), quick)
+            records = [r for r in self.records.get(job.id, []) if r.get("machine") == machine]
+            out += E.aggregate(job, records, quick)
         return out
 
 
@@ -147,33 +107,45 @@ def noisy_jobs(plan: Plan, records: dict[str, list[dict]], quick: bool) -> list[
 class _Session:
     """The state of one campaign: records and last cost per job, the journal, the clock."""
 
-    def __init__(self, runner: Runner, budget: Budget, journal, log):
-        self.runner, self.budget, self.journal, self.log = runner, budget, journal, log
-        self.records: dict[str, list[dict]] = {}
-        self.cost: dict[str, float] = {}
+    def __init__(self, executor: Executor, budget: Budget, journal, log, resumed: dict[str, list[dict]]):
+        self.executor, self.budget, self.journal, self.log = executor, budget, journal, log
+        self.records: dict[str, list[dict]] = {k: list(v) for k, v in resumed.items()}
+        self.cost: dict[str, float] = {k: v[-1].get("seconds", 0.0) for k, v in resumed.items() if v}
         self.start = time.perf_counter()
 
-    def measure(self, job: Job, pass_number: int) -> None:
-        record = self.runner.run(job, pass_number)
-        self.records.setdefault(job.id, []).append(record)
-        self.cost[job.id] = record.get("seconds", 0.0)
+    def _record(self, record: dict) -> None:
+        self.records.setdefault(record["job"], []).append(record)
+        self.cost[record["job"]] = record.get("seconds", 0.0)
         self.journal.write(json.dumps(record) + "\n")
         self.journal.flush()
         checkpoint("measuring")
+
+    def measure(self, items: list[tuple[Job, int]], label: str) -> None:
+        done = [0]
+
+        def on_record(record):
+            self._record(record)
+            done[0] += 1
+            if done[0] % 50 == 0 or done[0] == len(items):
+                self.log(f"  {label}: {done[0]}/{len(items)} jobs, {self.elapsed() / 60:.1f} min")
+        self.executor.run_all(items, on_record)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def left(self) -> float:
-        return self.budget.seconds - self.elapsed()
+        """Seconds of measuring left: the budget's wall time on every slot the executor has."""
+        return (self.budget.seconds - self.elapsed()) * self.executor.slots
 
     def passes(self, plan: Plan, rng: random.Random) -> int:
-        """The minimum passes over the whole plan; returns how many were completed in full. When
-        a later pass cannot fit the budget, it takes the cheapest jobs that fit (their figures
-        get one more process; the others keep what they have, and their CIs say so)."""
+        """The minimum passes over the whole plan; returns how many were completed in full. A job
+        already measured in a pass (a resumed run's journal) is not measured again. When a later
+        pass cannot fit the budget, it takes the cheapest jobs that fit (their figures get one
+        more process; the others keep what they have, and their CIs say so)."""
         done = 0
         for pass_number in range(1, self.budget.passes + 1):
-            todo = [j for j in plan.jobs if j.repeated or pass_number == 1]
+            todo = [j for j in plan.jobs if (j.repeated or pass_number == 1)
+                    and len(self.records.get(j.id, [])) < pass_number]
             if pass_number > 1 and sum(self.cost.get(j.id, 0.0) for j in todo) > self.left():
                 fitting, total = [], 0.0
                 for job in sorted(todo, key=lambda j: self.cost.get(j.id, 0.0)):
@@ -189,11 +161,7 @@ class _Session:
             else:
                 done = pass_number
             rng.shuffle(todo)
-            for i, job in enumerate(todo):
-                self.measure(job, pass_number)
-                if (i + 1) % 50 == 0 or i + 1 == len(todo):
-                    self.log(f"  pass {pass_number}/{self.budget.passes}: {i + 1}/{len(todo)} jobs, "
-                             f"{self.elapsed() / 60:.1f} min")
+            self.measure([(job, pass_number) for job in todo], f"pass {pass_number}/{self.budget.passes}")
         return done
 
     def extra(self, plan: Plan, quick: bool) -> int:
@@ -202,27 +170,53 @@ class _Session:
         while True:
             noisy = [j for j in noisy_jobs(plan, self.records, quick)
                      if len(self.records[j.id]) < self.budget.max_passes]
-            affordable = [j for j in noisy if self.cost.get(j.id, 0.0) <= self.left()]
-            if not affordable:
-                return count
-            for job in affordable:
-                if self.cost.get(job.id, 0.0) > self.left():
+            batch, total = [], 0.0
+            for job in noisy:
+                total += self.cost.get(job.id, 0.0)
+                if total > self.left():
                     break
-                self.measure(job, len(self.records[job.id]) + 1)
-                count += 1
+                batch.append((job, len(self.records[job.id]) + 1))
+            if not batch:
+                return count
+            self.measure(batch, "extra processes")
+            count += len(batch)
+
+
+def journal_records(journal: Path, plan: Plan) -> dict[str, list[dict]]:
+    """The records an earlier, unfinished run of the same plan wrote to its journal (for --resume);
+    records of jobs not in this plan, and lines a crash cut short, are ignored."""
+    ids = {job.id for job in plan.jobs}
+    out: dict[str, list[dict]] = {}
+    if not journal.is_file():
+        return out
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("job") in ids:
+            out.setdefault(record["job"], []).append(record)
+    return out
 
 
 def run(plan: Plan, settings: Settings, budget: Budget, journal: Path, seed: int | None = None,
         log: Callable[[str], None] = print, quick: bool = False,
-        finishing: Callable[[], None] = lambda: None) -> Campaign:
+        finishing: Callable[[], None] = lambda: None, executor: Executor | None = None,
+        resumed: dict[str, list[dict]] | None = None, scratch: Path | None = None) -> Campaign:
     """Measure every job of the plan (see the module docstring); records also go to `journal`.
     An interrupt (Ctrl-C, SIGTERM) ends the campaign early with what was measured so far.
-    `finishing` is called as the last step of measuring (the run stops raising on signals there)."""
+    `finishing` is called as the last step of measuring (the run stops raising on signals there).
+    Without an executor, jobs run here, one at a time, handing their records back through files in
+    `scratch` (default: a temporary folder)."""
     rng = random.Random(seed)
     # the fork server (started on the first job, with this environment) loads only these backends
     os.environ[PRELOAD_ENV] = ",".join(sorted({Target.parse(job.target).backend for job in plan.jobs}))
-    with tempfile.TemporaryDirectory(prefix="adcompare-records-") as tmp, open(journal, "a") as out:
-        session = _Session(Runner(settings, budget.job_timeout, Path(tmp)), budget, out, log)
+    if executor is None:
+        if scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
+        executor = Local(settings, budget.job_timeout, scratch)
+    with open(journal, "a") as out:
+        session = _Session(executor, budget, out, log, resumed or {})
         passes, extra, interrupted = 0, 0, False
         try:
             passes = session.passes(plan, rng)

@@ -13,14 +13,11 @@ from pathlib import Path
 
 from adcompare.backends.base import COLD_CACHE_ENV, COMPILE_CACHE_ENV
 from adcompare.errors import UserError
-from adcompare.measure.threads import thread_env
+from adcompare.measure.threads import OPENBLAS_FORCING, thread_env
 from adcompare.run.plan import GRID_ENV
 from adcompare.store import environment
 
 ROOT = Path(__file__).resolve().parents[2]
-# Environment variables that force an OpenBLAS kernel: dropped for the measurement processes,
-# so they run the kernel the machine selects (recorded in the sidecar via threadpoolctl).
-OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def project_root() -> Path:
@@ -98,6 +95,11 @@ def scratch_root(root: Path) -> Path:
 def compile_cache_root(root: Path) -> Path:
     """JAX's and Inductor's compile caches, kept between runs (never under scratch_root)."""
     return root / ".asv" / "compile-cache"
+
+
+def journals_root(root: Path) -> Path:
+    """Where a run's journal of records is kept until the run is saved (for --resume)."""
+    return root / ".asv" / "journals"
 
 
 def logs_root(root: Path) -> Path:

@@ -58,7 +58,7 @@ def check_range(root: Path, commits: str) -> int:
 
 
 def history(root: Path, results: Path, machine: str, plan: Plan, commits: str, grid: str, quick: bool) -> int:
-    check_range(root, commits)
+    """asv's runner over `commits` (already checked by `check_range`); 0 if asv succeeded."""
     scratch = new_scratch(root)
     staged = scratch / "results"
     try:

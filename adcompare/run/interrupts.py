@@ -15,8 +15,9 @@ SIGKILL cannot be caught: then nothing in results/ is touched until the saving p
 file there is replaced whole (`store.files.write_atomically`), so a kill at any moment leaves
 each file as it was or as it is meant to be.
 
-For tests, $ADCOMPARE_INTERRUPT_AT=PHASE[:SIGNAL] makes the run send itself SIGNAL (TERM, INT
-or KILL; default TERM) when it reaches the named checkpoint (`CHECKPOINTS`).
+For tests, $ADCOMPARE_INTERRUPT_AT=PHASE[:SIGNAL[:group]] makes the run send itself SIGNAL (TERM,
+INT or KILL; default TERM) when it reaches the named checkpoint (`CHECKPOINTS`); with `group`, to
+its whole process group, as Ctrl-C at a terminal does.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ class Interrupts:
 
 def checkpoint(name: str) -> None:
     """Mark reaching a named moment of the run (and, for tests, interrupt it there)."""
-    wanted = os.environ.get(CHECKPOINT_ENV, "")
-    phase, _, sig = wanted.partition(":")
+    phase, sig, whom = (os.environ.get(CHECKPOINT_ENV, "").split(":") + ["", ""])[:3]
     if phase == name:
-        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'TERM'}"))
+        number = getattr(signal, f"SIG{sig or 'TERM'}")
+        if whom == "group":
+            os.killpg(0, number)
+        else:
+            os.kill(os.getpid(), number)

@@ -33,10 +33,10 @@ GRIDS = ("main", "full", "wide")
 DEFAULT_GRID = "main"
 GRID_ENV = "ADCOMPARE_GRID"
 
-# XLA and Inductor compile an unrolled time-stepping loop in time that grows faster than its
-# depth (jax-jit, lorenz96:128: a VJP compiles in 0.5 s at 1 step, 4.7 s at 4, ~50 s at 10), and
-# every measurement process compiles afresh (or reads the compile cache), so compiling targets
-# stop at this depth.
+# Inductor (and XLA, before problems' loops became `xp.fori_loop`) compile an unrolled
+# time-stepping loop in time that grows faster than its depth (jax-jit unrolled, lorenz96:128: a
+# VJP compiled in 0.5 s at 1 step, 4.7 s at 4, ~50 s at 10), and every measurement process
+# compiles afresh (or reads the compile cache), so targets that unroll stop at this depth.
 MAX_COMPILED_DEPTH = {"main": 2, "full": 2, "wide": 10}
 
 
@@ -57,9 +57,11 @@ def targets() -> list[str]:
 
 
 def affordable(target: str, case: str, grid: str) -> bool:
-    """False for a compiling target on a case deeper than the grid allows it to compile."""
+    """False for a target that compiles unrolled loops on a case deeper than the grid allows it
+    to compile (a compiler that keeps loops, `Backend.compiles_loops`, has no cap)."""
     d = depth(case)
-    return d is None or d <= MAX_COMPILED_DEPTH[grid] or not backend_of(target).compiles
+    backend = backend_of(target)
+    return d is None or d <= MAX_COMPILED_DEPTH[grid] or not backend.compiles or backend.compiles_loops
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,9 +160,16 @@ def plan(grid: str, targets_: Iterable[str] | None = None) -> Plan:
     """Every job of the grid on the given targets (default: all), reduced to what can run here.
     A figure is measured by the first job that has it (each figure has exactly one value)."""
     grid = check_grid(grid)
+    return plan_of_jobs(family_jobs(grid, targets() if targets_ is None else targets_), grid)
+
+
+def plan_of_jobs(jobs: Iterable[Job], grid: str) -> Plan:
+    """Given jobs reduced to what can run here, as `plan` reduces a grid's (`grid` sets the depth
+    compiling targets stop at): each figure measured by the first job that has it, the figures
+    that cannot run here skipped with their reasons."""
     seen: set = set()
     out, skipped = [], []
-    for job in family_jobs(grid, targets() if targets_ is None else targets_):
+    for job in jobs:
         job = dataclasses.replace(job, figures=tuple(f for f in job.figures if f.key not in seen))
         runnable, dropped = _runnable(job, grid)
         skipped += [s for s in dropped if s.figure.key not in seen]
@@ -172,11 +181,23 @@ def plan(grid: str, targets_: Iterable[str] | None = None) -> Plan:
 
 def all_figures(grid: str) -> list[FigureSpec]:
     """Every figure of the grid on every target, runnable here or not (asv's parameter lists)."""
+    return list(_all_figures(check_grid(grid), tuple(targets()), _registered()))
+
+
+def _registered() -> tuple:
+    """What the grid is derived from (problems, families), so a cache never outlives a change to it."""
+    from adcompare.problems import problem_names
+
+    return tuple(problem_names()), tuple(f.name for f in all_families())
+
+
+@functools.lru_cache(maxsize=8)
+def _all_figures(grid: str, targets_: tuple, registered: tuple) -> tuple[FigureSpec, ...]:
     seen: dict = {}
-    for job in family_jobs(check_grid(grid), targets()):
+    for job in family_jobs(grid, targets_):
         for f in job.figures:
             seen.setdefault(f.key, f)
-    return list(seen.values())
+    return tuple(seen.values())
 
 
 def figure_job(benchmark: str, params: tuple, grid: str) -> Job | None:
@@ -223,3 +244,14 @@ def narrow(full: Plan, problems: Iterable[str] = (), bench: re.Pattern | None = 
     if not jobs:
         raise UserError("nothing to run: no figure of the grid matches the filters on this machine")
     return Plan(jobs, [s for s in full.skipped if wanted(s.figure)])
+
+
+def shard(full: Plan, k: int, n: int) -> Plan:
+    """The K-th of N deterministic slices of a plan (jobs ordered by id, every N-th from the K-th):
+    N shards measure every job exactly once, each job whole (a figure's arms stay together), and
+    the first also records what cannot run here."""
+    ordered = sorted(full.jobs, key=lambda job: job.id)
+    jobs = ordered[k - 1::n]
+    if not jobs:
+        raise UserError(f"shard {k}/{n} holds no job: the plan has only {len(ordered)}")
+    return Plan(jobs, list(full.skipped) if k == 1 else [])    # what cannot run here is said once

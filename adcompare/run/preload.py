@@ -12,9 +12,9 @@ import gc
 
 from adcompare import cli  # noqa: F401  (what every child unpickles and imports)
 from adcompare.measure.frameworks import preload_frameworks
-from adcompare.run import campaign
+from adcompare.run import campaign, processes  # noqa: F401
 
-campaign.redirect_output()   # the frameworks' import-time warnings go to the run's log
+processes.redirect_output()   # the frameworks' import-time warnings go to the run's log
 LOADED = preload_frameworks()
 gc.collect()
 gc.freeze()    # the imports are never garbage: collections in the measurement processes skip them

@@ -21,7 +21,8 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from adcompare import limits
+from adcompare import footprint, limits
+from adcompare.errors import UserError
 from adcompare.problems import Instance
 from adcompare.sparse import colorings
 
@@ -29,12 +30,19 @@ from adcompare.sparse import colorings
 def jacobian_pattern(inst: Instance, x=None, max_nonzeros: int | None = None) -> sp.csr_matrix:
     """The global Jacobian pattern of the instance (boolean CSR, m × n), traced at x (default x0;
     x only feeds the values that comparisons inside f read). Raises `PatternTooLarge` (a
-    UserError) past `max_nonzeros` (default: the batched-Jacobian element limit)."""
+    UserError) past `max_nonzeros` (default: the batched-Jacobian element limit; x's own n
+    non-zeros count), and a UserError where the detection's estimated memory does not fit
+    (`footprint.detection_reason`): both before anything is traced."""
     from adcompare import engine
-    from adcompare.engine.sparsity import jacobian_sparsity
+    from adcompare.engine.sparsity import PatternTooLarge, jacobian_sparsity
 
-    x = inst.x0 if x is None else inst.check_input(x)
     limit = limits.MAX_JACOBIAN_ELEMENTS if max_nonzeros is None else max_nonzeros
+    if inst.n > limit:      # x's own pattern (the identity) already has n non-zeros: refused unbuilt
+        raise PatternTooLarge(inst.n, limit)
+    reason = footprint.detection_reason(inst)
+    if reason:
+        raise UserError(reason)
+    x = inst.x0 if x is None else inst.check_input(x)
     return jacobian_sparsity(lambda z: inst.f(engine.xp, z), np.asarray(x, dtype=np.float64), limit)
 
 
@@ -122,6 +130,7 @@ def compressed_elements(inst: Instance, mode: str, limit: int) -> int:
     through the function's largest intermediate, and J's non-zeros; decided against `limit` as
     cheaply as possible (listing a grid asks this of every instance):
     - the dense Jacobian's count when that fits (c ≤ n or m and nnz ≤ n·m, so the sparse one does);
+    - one colour's working size when that alone does not fit (nothing detected);
     - else, with the pattern detected, an upper bound on c (`colorings.greedy_bound`) when that
       fits, a lower bound (`colorings.lower_bound`) when that does not, and the colouring's c
       only between the two; past the detection limit, that limit plus one."""
@@ -131,11 +140,13 @@ def compressed_elements(inst: Instance, mode: str, limit: int) -> int:
     dense = limits.dense_jacobian_elements(jacobian_operator(mode, "batched"), inst)
     if dense <= limit:
         return dense
+    working = max(inst.n if mode == "fwd" else inst.m, inst.problem.working_elements(inst.n, **inst.options))
+    if working > limit:     # one colour (c ≥ 1 where f depends on x) is already past: never detected
+        return working
     try:
         pattern = pattern_of(inst)
     except PatternTooLarge as err:
         return err.limit + 1
-    working = max(inst.n if mode == "fwd" else inst.m, inst.problem.working_elements(inst.n, **inst.options))
     upper = colorings.greedy_bound(pattern, mode) * working + pattern.nnz
     lower = colorings.lower_bound(pattern, mode) * working + pattern.nnz
     if upper <= limit or lower > limit:

@@ -71,7 +71,10 @@ def build(machine_info: dict, commit: str, date_ms: int, python: str, benchmarks
     from asv.results import Results
     from asv.runner import BenchmarkResult
 
-    params = {**{k: v for k, v in machine_info.items() if k != "version"}, "python": python}
+    # asv's own machine fields only (machine.json also holds adcompare's fingerprint, a dict that
+    # asv's parameters cannot hold)
+    params = {**{k: v for k, v in machine_info.items() if k != "version" and not isinstance(v, (dict, list))},
+              "python": python}
     results = Results(params, {}, commit, date_ms, python, env_name(python), {})
     if previous is not None and previous.is_file():
         old = Results.load(str(previous))

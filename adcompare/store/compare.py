@@ -11,8 +11,8 @@ measured share, which falls short of it where runs differ by more than their pro
 figures too: log–log slopes of time against n (their absolute difference), and crossover winners
 (a flip is two runs naming different winners where neither calls the cell a tie).
 
-Every family's benchmarks have a row (`Benchmark.compare_as`, from the family registry): time
-per call also relative to the reference kernel timed beside it (the drift-corrected view);
+Every family's benchmarks have a row (`Benchmark.compare_as`, from the family registry), time
+per call relative to the reference kernel timed beside it (the drift-corrected view) among them;
 counted figures (tape bytes, colours) are deterministic, so every difference should be 0.
 """
 
@@ -43,10 +43,6 @@ def row_label(benchmark: Benchmark) -> str:
         return benchmark.compare_as
     owner = next(f for f in all_families() if benchmark in f.benchmarks)
     return owner.title
-
-
-def drift_free_label(benchmark: Benchmark) -> str:
-    return f"{row_label(benchmark)} / reference kernel"
 
 
 def goals() -> dict[str, tuple[float, float]]:
@@ -169,10 +165,6 @@ def compare(a: Mapping[tuple, dict], b: Mapping[tuple, dict]) -> Comparison:
             if hit is not None and benchmark.repeated:
                 covered[family].append(hit)
                 expected[family].append(replicate_coverage(max(1, int(rec.get("df") or 1))))
-        if benchmark.referenced:
-            refs = [r.get("parts", {}).get("reference", {}).get("value") for r in (ra, rb)]
-            if all(refs):
-                diffs[drift_free_label(benchmark)].append(abs((rb["value"] / refs[1]) / (ra["value"] / refs[0]) - 1))
         if benchmark.winner:
             cells += 1
             ties = [stats.is_tie(tuple(r["ci"]) if r.get("ci") else None) for r in (ra, rb)]
@@ -185,8 +177,7 @@ def compare(a: Mapping[tuple, dict], b: Mapping[tuple, dict]) -> Comparison:
         diffs[SLOPES].append(abs(sa[key] - sb[key]))
     rows = []
     labels = [row_label(b) for b in benchmarks.values()]
-    drift_free = [drift_free_label(b) for b in benchmarks.values() if b.referenced]
-    order = list(dict.fromkeys([*labels, *drift_free, SLOPES]))
+    order = list(dict.fromkeys([*labels, SLOPES]))
     targets = goals()
     for family in order:
         values = diffs.get(family)

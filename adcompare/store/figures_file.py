@@ -6,7 +6,13 @@ reproducibility tool.
 
     {"version": 1, "machine": ..., "commit": ...,
      "figures": [{"benchmark", "params", "unit", "value", "ci": [lo, hi] | null, "log_se", "df",
-                  "processes", "rounds", "flags", "parts": {name: {"value", "ci"}}, "run", "quick"}]}
+                  "processes", "rounds", "flags", "parts": {name: {"value", "ci"}}, "run", "quick",
+                  "source", "source_hash"}]}
+
+A figure of a user's own problem carries where the problem came from (`source`: its file or
+module) and the sha256 of that file (`source_hash`). Figures of one problem name are never mixed
+across versions of the function: a run that records figures under a new hash drops the older
+hash's records of that problem (`drop_changed`).
 
 `value` is the geometric mean of the process estimates, `ci` Student's t on the logs with
 `df` = P − 1 (`adcompare.measure.stats`). asv's own file keeps its median for the same combination; the
@@ -21,6 +27,7 @@ import math
 import json
 from typing import Any, Iterable, Mapping
 
+from adcompare.ids import problem_of
 from adcompare.measure import stats
 from adcompare.measure.estimates import MeasuredFigure
 from adcompare.measure.jobs import FigureSpec
@@ -38,6 +45,7 @@ FLAG_MEANING = {
     "machine-drift": "the reference kernel's speed varied across the figure's processes beyond the noise",
     "one-process": "measured in one process: no between-process spread, so no CI",
     "quick": "a smoke-test number (adcompare run --quick: one process, few rounds)",
+    "shared-host": "measured by one of several cluster workers on one host at once: their processes competed for it",
 }
 
 
@@ -63,6 +71,8 @@ class FigureRecord:
     parts: dict[str, Part]
     run: str | None
     quick: bool
+    source: str | None = None         # a user's problem: its file or module
+    source_hash: str | None = None    # and the sha256 of that file
 
     @property
     def exact(self) -> bool:
@@ -136,8 +146,13 @@ def parse_record(record: Any) -> tuple[str, dict[str, Any], FigureRecord]:
     figure = FigureRecord(value=_number(record["value"]), ci=_ci(record.get("ci")), log_se=log_se,
                     df=_count(record.get("df"), 0), processes=_count(record.get("processes"), 1),
                     rounds=_count(record.get("rounds"), 0) or None, flags=flags,
-                    parts=_parts(record.get("parts")), run=None if run is None else str(run), quick=quick)
+                    parts=_parts(record.get("parts")), run=None if run is None else str(run), quick=quick,
+                    source=_text(record.get("source")), source_hash=_text(record.get("source_hash")))
     return benchmark, params, figure
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def parse_figures(data: Any) -> tuple[dict[tuple, FigureRecord], int]:
@@ -197,6 +212,42 @@ def merge_file(old: Mapping[str, Any] | None, machine: str, commit: str, figures
     kept_unavailable = [r for r in old.get("unavailable", []) if key(r) not in touched]
     return {"version": FILE_VERSION, "machine": machine, "commit": commit,
             "figures": kept_figures + new_figures, "unavailable": kept_unavailable + new_unavailable}
+
+
+def record_problem(record: Mapping[str, Any]) -> str | None:
+    """The problem a record's case names, or None (a record without a case)."""
+    params = record.get("params")
+    case = params.get("case") if isinstance(params, dict) else None
+    return problem_of(case) if isinstance(case, str) else None
+
+
+def with_sources(records: Iterable[dict], sources: Mapping[str, tuple[str, str | None]]) -> list[dict]:
+    """Records with `source` and `source_hash` added where their problem is a user's
+    (`sources`: problem -> (source, sha256))."""
+    out = []
+    for record in records:
+        origin = sources.get(record_problem(record) or "")
+        out.append(record if origin is None else {**record, "source": origin[0], "source_hash": origin[1]})
+    return out
+
+
+def drop_changed(old: Mapping[str, Any] | None, sources: Mapping[str, tuple[str, str | None]]
+                 ) -> tuple[dict, dict[str, int]]:
+    """The figures file without the records of a user's problem measured from another version of it
+    (a source hash other than this run's), and how many figures of each problem were dropped."""
+    old = dict(old or {})
+    dropped: dict[str, int] = {}
+    for section in ("figures", "unavailable"):
+        kept = []
+        for record in old.get(section) or []:
+            name = record_problem(record) if isinstance(record, dict) else None
+            if name in sources and record.get("source_hash") != sources[name][1]:
+                dropped[name] = dropped.get(name, 0) + (section == "figures")
+            else:
+                kept.append(record)
+        if section in old:
+            old[section] = kept
+    return old, dropped
 
 
 def skipped_records(skipped: Iterable[Any], run_id: str) -> list[dict]:

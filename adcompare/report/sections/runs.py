@@ -1,5 +1,6 @@
 """Machines, versions and runs: the environment behind every number, the runs merged into each
-commit, and what each benchmark produced."""
+commit, the users' own problems measured (their source and its hash), and what each benchmark
+produced."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ def benchmark_rows(ctx: Context) -> list[list]:
     return rows
 
 
+def user_problem_rows(ctx: Context) -> list[list]:
+    """One row per user's problem in the plotted results: machine, problem, its source, the sha256
+    of the source (the version of the function every number of it was measured from), numbers."""
+    counts: dict[tuple, int] = defaultdict(int)
+    for m in ctx.results.measurements:
+        if m.figure is not None and m.figure.source is not None:
+            case = R.parsed(m)
+            counts[(m.run.machine, case[0] if case else "?", m.figure.source, m.figure.source_hash or "unknown")] += 1
+    return [[*key[:3], key[3][:12], count] for key, count in counts.items()]
+
+
 def build(ctx: Context) -> Section:
     intro = ("<p>Every number above comes from one of these runs; hover text in each chart names its machine "
              "and commit. Charts show each machine's newest commit; older runs are listed for reference. "
@@ -84,6 +96,14 @@ def build(ctx: Context) -> Section:
     blocks.append(table(["machine", "commit", *info.RUN_FIELDS], records, cls="compact run-records") if records
                   else note("No run records (older results whose environment record has none).", "nodata"))
 
+    users = user_problem_rows(ctx)
+    if users:
+        blocks += ["<h3>Your own problems</h3>",
+                   note("Problems loaded with <code>--problems</code>, <code>$ADCOMPARE_PROBLEMS</code> or an entry "
+                        "point: the file or module each came from and the sha256 of that file. Every number of a "
+                        "problem comes from this one version of it: a run of a changed file drops the older "
+                        "version's numbers."),
+                   table(["machine", "problem", "source", "sha256", "numbers"], users, cls="compact user-problems")]
     blocks += ["<h3>Measurement families and their benchmarks</h3>",
                note("Every measurement family of the suite, each benchmark it declares, and what these results hold "
                     "of it. n/a (skipped) combinations cannot run on that machine — no GPU, operator not applicable, "
