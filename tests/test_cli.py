@@ -71,6 +71,7 @@ def test_list_shows_every_problem_and_backend():
         assert p.name in done.stdout and p.summary in done.stdout
     for name in backend_names():
         assert f"\n{name} " in done.stdout
+    assert "128→1 (N=16), 128→1 (N=32)," in done.stdout        # instances of one shape name their options
 
 
 def test_check_passes_on_one_problem():

@@ -405,3 +405,16 @@ def test_asv_numbers_no_current_figure_backs_are_set_to_na():
     stale = merge.stale_entries(benchmarks, recorded, {"mine"})
     assert [s.figure.params for s in stale] == [("numpy:cpu", "float64", "mine:30")]
     assert merge.stale_entries(benchmarks, recorded, set()) == []
+
+
+def test_two_advise_commands_in_one_process_each_measure_their_own_file(isolated, capsys):
+    """The measurement processes fork from a server that keeps the environment it started with:
+    a second command's --problems (another file) restarts it, so its problem is found there."""
+    first = write(isolated, "first.py", FUNCTIONS)
+    for path, name in ((first, "weighted"), (FIXTURE, "user-poly3")):
+        status, out, err = run_cli(capsys, "advise", name, "--problems", str(path), "--backend", "numpy",
+                                   "--quick", "--json")
+        assert status == 0, err
+        advice = json.loads(out)
+        assert advice["problem"] == name and not advice["not_measured"]
+        assert advice["verdict"]["derivatives"]["vjp"]["fastest"]["backend"] == "numpy"

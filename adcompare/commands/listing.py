@@ -42,11 +42,19 @@ def shape_text(problem: Problem) -> str:
 
 
 def sweep_text(problem: Problem) -> str:
-    """The sizes swept: n, or n → m where n stays fixed and the outputs grow (ht)."""
-    shapes = sweep_shapes(problem)
-    if len({n for n, _ in shapes}) == 1 and len(shapes) > 1:
-        return ", ".join(f"{n}→{m}" for n, m in shapes)
-    return ", ".join(str(n) for n, _ in shapes)
+    """The sizes swept: n, or n → m where n stays fixed and the outputs grow (ht); where two
+    instances share a shape (llsq's point counts, kmeans' runs), each also names the options
+    that vary along the sweep: '128 (N=16), 128 (N=64)'."""
+    resolved = sorted((problem.resolve(**kw) for kw in problem.sweep()),
+                      key=lambda r: (r[0], problem.output_size(r[0], **r[1])))
+    shapes = [(n, problem.output_size(n, **options)) for n, options in resolved]
+    fixed_n = len({n for n, _ in shapes}) == 1 and len(shapes) > 1
+    texts = [f"{n}→{m}" if fixed_n else str(n) for n, m in shapes]
+    if len(set(shapes)) == len(shapes):
+        return ", ".join(texts)
+    varying = [k for k in problem.options if len({str(options[k]) for _, options in resolved}) > 1]
+    return ", ".join(f"{text} ({','.join(f'{k}={options[k]}' for k in varying)})" if varying else text
+                     for text, (_, options) in zip(texts, resolved))
 
 
 def options_text(problem: Problem) -> str:

@@ -122,10 +122,13 @@ def start_fork_server(backends, problems: str | None) -> None:
                        if type(b).__module__.startswith(OWN_BACKENDS) and b.missing_reason() is None)
     server, pid = forkserver._forkserver, os.getpid()
     ours = _SERVED.get(pid)
-    if server._forkserver_pid is not None and ours != (preload, problems) and (ours or problems is not None):
+    # What the server will see: `problems`, else this process's own $ADCOMPARE_PROBLEMS (the CLI's
+    # --problems sets it, so two commands in one process may differ only there).
+    seen = problems if problems is not None else os.environ.get(loading.ENV) or None
+    if server._forkserver_pid is not None and ours != (preload, seen) and (ours is not None or seen is not None):
         server._stop()
     if server._forkserver_pid is None:
-        _SERVED[pid] = (preload, problems)
+        _SERVED[pid] = (preload, seen)
     saved = dict(os.environ)
     os.environ[PRELOAD_ENV] = preload
     if problems is not None:
