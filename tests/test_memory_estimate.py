@@ -107,10 +107,11 @@ def _calibration() -> list[tuple[str, str, str]]:
             case = case_id(problem, **kw)
             for operator in (JACOBIANS if which == 1 else PRODUCTS):
                 out.append(("numpy", case, operator))
-    for target, name, which, operator in SAMPLES:
+    for target, name, which, operator in SAMPLES:      # other frameworks: the exhaustive tier
         if name in SIZES and get_backend(target).missing_reason() is None:
             problem = get_problem(name)
-            out.append((target, case_id(problem, **instances(problem)[which]), operator))
+            out.append(pytest.param(target, case_id(problem, **instances(problem)[which]), operator,
+                                    marks=pytest.mark.product))
     return out
 
 
@@ -141,6 +142,8 @@ def test_a_failing_call_is_reported_not_measured():
 
 @pytest.mark.parametrize("target, case, operator", _calibration(),
                          ids=lambda v: str(v).replace(":", "_"))
+# (every problem on numpy in the default tier; the samples on torch, torch-func and jax, each a
+# framework's first calls in a fresh process, in --exhaustive)
 def test_the_estimate_covers_the_measured_peak(target, case, operator):
     """Building the instance, preparing the operator (its warm-up included) and running it once,
     in a fresh child process: the estimate covers the peak, and its arrays alone cover the peak
