@@ -30,7 +30,7 @@ import pytest
 from conftest import once_per_session
 
 import adcompare
-from adcompare.measure import stats
+from adcompare.measure import numbers, stats
 from adcompare.errors import UserError
 from adcompare.report import blocks, build_report, command, crossover, page, runinfo
 from adcompare.report import sections as S
@@ -323,7 +323,7 @@ def test_scaling_error_bars_are_the_fixture_cis(section):
     assert list(trace.y) == [r["value"] for r in records]
     assert list(trace.error_y.array) == pytest.approx([r["ci"][1] - r["value"] for r in records])
     assert list(trace.error_y.arrayminus) == pytest.approx([r["value"] - r["ci"][0] for r in records])
-    assert f"{blocks.fmt_interval(records[1]['value'], records[1]['ci'], 'seconds')} · 95 % CI over 4 processes" \
+    assert f"{numbers.fmt_interval(records[1]['value'], records[1]['ci'], 'seconds')} · 95 % CI over 4 processes" \
         in trace.text[1]
     # the quick box has no CIs: no error bars, and the hover says why
     [quick] = traces(chart, "gpubox", ("square", "vjp", "float64"), "torch:cpu")
@@ -331,10 +331,10 @@ def test_scaling_error_bars_are_the_fixture_cis(section):
 
 
 def test_format_of_a_value_with_its_ci():
-    assert blocks.fmt_interval(4.02e-6, (3.9e-6, 4.1e-6), "seconds") == "4.02 µs [3.90, 4.10]"
-    assert blocks.fmt_interval(0.0376, (0.0351, 0.0403), "ratio") == "0.0376× [0.0351, 0.0403]"
-    assert blocks.fmt_interval(8192.0, (8192.0, 8192.0), "bytes") == "8.19 kB (exact)"
-    assert blocks.fmt_interval(1.07e-3, None, "seconds") == "1.07 ms (no CI)"
+    assert numbers.fmt_interval(4.02e-6, (3.9e-6, 4.1e-6), "seconds") == "4.02 µs [3.90, 4.10]"
+    assert numbers.fmt_interval(0.0376, (0.0351, 0.0403), "ratio") == "0.0376× [0.0351, 0.0403]"
+    assert numbers.fmt_interval(8192.0, (8192.0, 8192.0), "bytes") == "8.19 kB (exact)"
+    assert numbers.fmt_interval(1.07e-3, None, "seconds") == "1.07 ms (no CI)"
 
 
 def test_slope_of_every_scaling_line_carries_its_ci(section):
@@ -361,9 +361,9 @@ def test_cost_ratio_bars_and_table_carry_the_fixture_cis(section):
     assert list(bars.error_y.arrayminus) == pytest.approx([r["value"] - r["ci"][0] for r in records])
     html = "".join(b for b in section("ratios").blocks if isinstance(b, str))
     r = records[0]
-    assert blocks.esc(blocks.fmt_interval(r["value"], tuple(r["ci"]), "ratio")) in html
+    assert blocks.esc(numbers.fmt_interval(r["value"], tuple(r["ci"]), "ratio")) in html
     # and the hover names the two arms the ratio came from, each with its CI
-    assert "primal " + blocks.fmt_interval(r["parts"]["primal"]["value"], r["parts"]["primal"]["ci"], "seconds") \
+    assert "primal " + numbers.fmt_interval(r["parts"]["primal"]["value"], r["parts"]["primal"]["ci"], "seconds") \
         in bars.text[0]
 
 
@@ -381,7 +381,7 @@ def test_crossover_cell_whose_ci_contains_one_is_a_tie(section):
     win_record = raw_figure("cpubox", CROSSOVER, target="numpy:cpu", dtype="float64", case="affine:8:m=512",
                             strategy="batched")
     assert not stats.is_tie(win_record["ci"])
-    assert win.text[row][list(win.x).index("1:64")] == f"fwd {blocks.times(1 / win_record['value'])}"
+    assert win.text[row][list(win.x).index("1:64")] == f"fwd {numbers.times(1 / win_record['value'])}"
     # the summary counts the tie as a tie
     point = next(p for p in crossover.crossover_points(load_results(FIXTURE))
                  if (p.machine, p.target, p.family, p.dtype, p.strategy, p.n) ==

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from adcompare.measure.numbers import fmt_interval, fmt_seconds, fmt_value, times  # noqa: F401  (for the sections)
+from adcompare.measure.numbers import fmt_interval, fmt_value
 
 # Okabe–Ito, colour-blind safe; backends take them in registry order, then alphabetically.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#000000", "#999999"]

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from adcompare.backends import DTYPES
 from adcompare.operators import JACOBIAN_STRATEGIES, OPERATORS
 from adcompare.report import results as R
-from adcompare.report.blocks import WARN, FacetedFigure, Styles, esc, fmt_interval, fmt_measured, hover, label, note
+from adcompare.measure.numbers import fmt_interval
+from adcompare.report.blocks import WARN, FacetedFigure, Styles, esc, fmt_measured, hover, label, note
 
 GREY = "#6b7280"
 QUICK_TEXT = ("smoke-test numbers from a quick run (<code>adcompare run --quick</code>: one process, few "

@@ -10,7 +10,8 @@ from collections import defaultdict
 import plotly.graph_objects as go
 
 from adcompare.report import results as R
-from adcompare.report.blocks import error_bars, fmt_measured, fmt_seconds, label, no_data, note, table, target_key, times
+from adcompare.measure.numbers import fmt_seconds, times
+from adcompare.report.blocks import error_bars, fmt_measured, label, no_data, note, table, target_key
 from adcompare.report.sections.common import GREY, Context, Section, add_noisy_key, caveats, measured_hover, symbols
 
 ORDER = 60

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 
 from adcompare.operators import JACOBIAN_STRATEGIES
 from adcompare.report import results as R
-from adcompare.report.blocks import (WARN, error_bars, fmt_interval, label, no_data, table, target_key, times)
+from adcompare.measure.numbers import fmt_interval, times
+from adcompare.report.blocks import WARN, error_bars, label, no_data, table, target_key
 from adcompare.report.crossover import (FORWARD, TIE, CrossPoint, crossover_points, crossover_text,
                                         series_crossover, verdict_counts)
 from adcompare.report.sections.common import (GREY, Context, Section, add_noisy_key, caveats, dtype_order,

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 
 from adcompare.report import results as R
 from adcompare.measure.stats import relative_halfwidth
-from adcompare.report.blocks import esc, fmt_interval, no_data, note, table, target_key
+from adcompare.measure.numbers import fmt_interval
+from adcompare.report.blocks import esc, no_data, note, table, target_key
 from adcompare.store.figures_file import FLAG_MEANING
 from adcompare.report.sections.common import Context, Section, caveats
 

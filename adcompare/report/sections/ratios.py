@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from adcompare.report import results as R
-from adcompare.report.blocks import WARN, ci_reason, esc, fmt_interval, no_data, table, target_key
+from adcompare.measure.numbers import fmt_interval
+from adcompare.report.blocks import WARN, ci_reason, esc, no_data, table, target_key
 from adcompare.report.sections.charts import bar_chart
 from adcompare.report.sections.common import Context, Section, caveats, op_order, orders
 

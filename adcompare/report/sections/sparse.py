@@ -12,7 +12,8 @@ from adcompare.families import sparse as family
 from adcompare.measure import stats
 from adcompare.problems import all_problems
 from adcompare.report import results as R
-from adcompare.report.blocks import fmt_interval, label, no_data, note, table, target_key, times
+from adcompare.measure.numbers import fmt_interval, times
+from adcompare.report.blocks import label, no_data, note, table, target_key
 from adcompare.report.results import parsed
 from adcompare.report.sections.charts import group_series, series_figure
 from adcompare.report.sections.common import GREY, Context, Section, caveats, orders

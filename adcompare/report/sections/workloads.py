@@ -14,7 +14,8 @@ from adcompare.ids import problem_of
 from adcompare.measure import stats
 from adcompare.problems import all_problems
 from adcompare.report import results as R
-from adcompare.report.blocks import esc, fmt_interval, label, no_data, note, table, target_key, times
+from adcompare.measure.numbers import fmt_interval, times
+from adcompare.report.blocks import esc, label, no_data, note, table, target_key
 from adcompare.report.results import parsed
 from adcompare.report.sections.charts import group_series, series_figure
 from adcompare.report.sections.common import GREY, Context, Section, caveats, op_order, orders
