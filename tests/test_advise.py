@@ -297,3 +297,32 @@ def test_each_example_gets_a_verdict(file, capsys):
     assert {"vjp", "jvp"} <= set(derivatives)
     for d in derivatives.values():
         assert d["fastest"]["seconds"]["value"] > 0 and d["fastest"]["backend"] in ("numpy", "torch")
+
+
+def test_the_budget_keeps_products_first_and_names_what_does_not_fit():
+    """advise sizes every process from the checks' one-call times before timing: what fits the
+    budget in three processes is kept, products before Jacobians, and a figure left out says
+    which budget would hold it."""
+    from adcompare.run import advise_budget as B
+    from adcompare.run.advise import advice_jobs
+    from adcompare.run.worker import Settings
+
+    case, target = "poly3:3", "numpy:cpu"
+    sizes = B.Sizes.from_checks([], 3, 3, None)  # no check: nothing is sized, nothing fits
+    assert B.fit(advice_jobs(case, [target], False), B.Estimator(sizes, Settings()), 3, 60.0, 0.0).jobs == []
+
+    class Check:
+        backend, seconds = "numpy", (("primal", 1e-3), ("vjp", 2e-3), ("jvp", 2e-3))
+        prepare = (("primal", 0.01), ("vjp", 0.01), ("jvp", 0.01))
+    sizes = B.Sizes.from_checks([Check()], 3, 3, None)
+    assert sizes.call[target, "jacobian-fwd-loop"] == pytest.approx(3 * 2e-3)
+    est = B.Estimator(sizes, Settings())
+    jobs = advice_jobs(case, [target], False)
+    roomy = B.fit(jobs, est, 3, 600.0, 0.0)
+    assert not roomy.skipped and roomy.planned <= B.MARGIN * 600.0
+    one_job = est.job(jobs[0], [a.name for a in jobs[0].arms]) * 3 / B.MARGIN
+    tight = B.fit(jobs, est, 3, one_job * 1.01, 0.0)
+    assert tight.planned <= B.MARGIN * one_job * 1.01
+    kept = {a.operator for job in tight.jobs for a in job.arms}
+    assert {"vjp", "jvp"} <= kept and not kept & {"jacobian-fwd", "jacobian-rev"}
+    assert tight.skipped and all("--budget" in s.reason for s in tight.skipped)

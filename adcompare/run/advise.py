@@ -27,7 +27,6 @@ from typing import Callable
 
 from adcompare import api, sparse
 from adcompare.backends import all_backends, get_backend
-from adcompare.backends.base import size_reason
 from adcompare.errors import UserError
 from adcompare.families.cases import case_id, divisor, instance_of
 from adcompare.families.cost_ratios import COST_RATIO, primal_ratio
@@ -40,10 +39,10 @@ from adcompare.families.time_per_call import seconds_figure
 from adcompare.ids import target_text
 from adcompare.measure.estimates import MeasuredFigure
 from adcompare.measure.jobs import COUNT, PREPARE, REFERENCE, TIMING, ArmSpec, Job
-from adcompare.operators import SPARSE_JACOBIANS, get_operator
+from adcompare.operators import SPARSE_JACOBIANS
 from adcompare.problems import Instance, get_problem
 from adcompare.measure.numbers import fmt_seconds
-from adcompare.run import campaign, checkout, correctness, plan as P
+from adcompare.run import advise_budget, campaign, checkout, correctness, plan as P
 from adcompare.run.advise_processes import GRID, children_problems, measuring, start_fork_server
 from adcompare.run.command import MAX_BUDGET_MINUTES
 from adcompare.run.verdict import Verdict, verdict
@@ -55,12 +54,10 @@ DEFAULT_BUDGET_MINUTES = 3.0
 DEVICE = "cpu"
 DTYPE = "float64"
 PASSES = 3
+# Seconds the last stage leaves for what follows the measuring (the figures, the verdict, the output).
+FINISHING = 3.0
 # A job that outlasts this share of the budget (a compile of minutes) is stopped and reported.
 JOB_SHARE = 0.5
-# A timed process calls each arm a dozen times (warm-up, calibration, rounds), so a loop Jacobian
-# of n JVPs at 4 ms each (jax eager, n = 1000) costs a minute a process. Advise times a loop whose
-# call it expects to take at most this many seconds per minute of budget (0.1 s within 3 min).
-LOOP_SECONDS_PER_MINUTE = 0.1 / 3
 
 
 # --- what is measured ------------------------------------------------------------------------------
@@ -180,6 +177,7 @@ class Advice:
     interrupted: bool = False
     records: dict[str, list[dict]] = dataclasses.field(default_factory=dict)
     run_id: str = ""
+    planned: float = 0.0             # seconds the timed jobs were sized at (`advise_budget`)
 
     @property
     def measured(self) -> list[MeasuredFigure]:
@@ -212,7 +210,8 @@ class Advice:
         return {
             "problem": inst.name, "case": self.case, "n": inst.n, "m": inst.m, "options": dict(inst.options),
             "device": DEVICE, "dtype": DTYPE, "quick": self.quick, "budget_minutes": self.budget_minutes,
-            "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 2), "planned_seconds": round(self.planned, 2),
+            "interrupted": self.interrupted,
             "backends": {c.backend: c.to_dict() for c in self.checks},
             "reference_engine": self.reference.to_dict(),
             "sparsity": self.sparsity,
@@ -260,43 +259,81 @@ def run_advice(name: str, n: int | None = None, options: dict | None = None, *,
         passed = [c.backend for c in checks if c.status == correctness.OK]
         if not passed:
             raise _no_backend_left(inst, checks)
+        detecting = time.perf_counter()
         pattern = sparsity(inst)
+        setup = time.perf_counter() - detecting
         jobs = advice_jobs(case, [target_text(b, DEVICE) for b in passed], pattern is not None)
-        jobs, cannot = _without(jobs, left_out(checks, inst, minutes))
+        jobs, cannot = _without(jobs, left_out(checks))
         runnable = P.plan_of_jobs(jobs, GRID)
-        plan = P.Plan(runnable.jobs, cannot + runnable.skipped)
-        passes = 1 if quick else PASSES
-        left = minutes * 60 - (time.perf_counter() - clock)
-        seconds = max(left, 1.0)
-        limits = campaign.Budget(passes=passes, max_passes=max(passes, campaign.Budget.max_passes), seconds=seconds,
-                                  job_timeout=max(60.0, min(campaign.Budget.job_timeout, JOB_SHARE * minutes * 60)))
-        log(f"measuring {len(plan.figures)} figures in {len(plan.jobs)} jobs on {len(passed)} backend(s), "
-            f"{'quick: one short process each' if quick else f'{passes} processes per timed job'}, "
-            f"{seconds / 60:.1f} min left of the budget")
+        passes, settings = (1, QUICK) if quick else (PASSES, Settings())
+        sizes = advise_budget.Sizes.from_checks([c for c in checks if c.status == correctness.OK], inst.n, inst.m,
+                                                pattern and pattern["colors"], setup)
+        log("sizing the Jacobians")
+        sizes = sizes.pilot([b for b in chosen if b.name in passed], inst, minutes * 60, log)
+        estimator = advise_budget.Estimator(sizes, settings)
         run_id = "advise-" + checkout.run_id()
         with tempfile.TemporaryDirectory(prefix="adcompare-advise-") as tmp:
-            done = campaign.run(plan, QUICK if quick else Settings(), limits, Path(tmp) / "journal.jsonl",
-                                log=log, quick=quick)
+            journal = Path(tmp) / "journal.jsonl"
+            stage = _Stage(clock, minutes, passes, settings, journal, log)
+            first = stage.fit(runnable.jobs, estimator)
+            done = stage.measure(first.jobs, 1, {})
+            fitted, skipped = first, first.skipped
+            if first.left and not done.interrupted:
+                # the first processes say how far the checks' sizes were off, per target: size the
+                # jobs left out again with that, in what the first ones leave of the budget
+                scale = advise_budget.learned_scale(first, estimator, done.records)
+                later = (passes - 1) * sum(advise_budget.START_SECONDS + r[0].get("seconds", 0.0)
+                                           for r in done.records.values() if r)
+                second = stage.fit(first.left, advise_budget.Estimator(sizes, settings, scale), later)
+                redone = {f.key for job in first.left for f in job.figures}
+                skipped = [s for s in first.skipped if s.figure.key not in redone] + second.skipped
+                fitted = dataclasses.replace(first, jobs=first.jobs + second.jobs, planned=first.planned + second.planned)
+            plan = P.Plan(fitted.jobs, cannot + runnable.skipped + skipped)
+            if skipped:
+                log(f"{len(skipped)} figure(s) do not fit the budget: all of them would take about --budget "
+                    f"{math.ceil((stage.elapsed() + first.needed / advise_budget.MARGIN) / 30) / 2:g}")
+            if not done.interrupted:
+                done = stage.measure(plan.jobs, passes, done.records, extra=True)
     figures = done.figures(quick)
     return Advice(case, inst, checks, reference, pattern, plan, figures, verdict(figures, inst.m == 1), quick,
-                  minutes, passes, started, time.perf_counter() - clock, done.interrupted, done.records, run_id)
+                  minutes, passes, started, time.perf_counter() - clock, done.interrupted, done.records, run_id,
+                  fitted.planned)
 
 
-def left_out(checks: list[correctness.BackendCheck], inst: Instance, minutes: float) -> dict[tuple[str, str], str]:
-    """(target, operator) -> why it is not timed: an operator the backend could not run in its
-    check, or a loop Jacobian whose call would outlast what the budget holds (n JVPs or m VJPs,
-    each about as long as one in the check; one past the size limits is the plan's to refuse)."""
-    out = {(target_text(c.backend, DEVICE), op): why for c in checks for op, why in c.cannot}
-    cap = LOOP_SECONDS_PER_MINUTE * minutes
-    for c in checks:
-        seconds = dict(c.seconds)
-        for loop, product, count in (("jacobian-fwd-loop", "jvp", inst.n), ("jacobian-rev-loop", "vjp", inst.m)):
-            if size_reason(get_operator(loop), inst) is None and product in seconds and count * seconds[product] > cap:
-                out.setdefault((target_text(c.backend, DEVICE), loop), (
-                    f"{count} {product.upper()}s a call would take about {fmt_seconds(count * seconds[product])} here "
-                    f"({count} × {fmt_seconds(seconds[product])}, one {product.upper()} in the check); within "
-                    f"{minutes:g} min advise times loops up to {fmt_seconds(cap)} a call (more with a larger budget)"))
-    return out
+class _Stage:
+    """Fitting and measuring within what is left of the budget (`run_advice`)."""
+
+    def __init__(self, clock: float, minutes: float, passes: int, settings: Settings, journal: Path, log):
+        self.clock, self.minutes, self.passes, self.settings = clock, minutes, passes, settings
+        self.journal, self.log = journal, log
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.clock
+
+    def left(self) -> float:
+        return max(self.minutes * 60 - self.elapsed(), 1.0)
+
+    def fit(self, jobs: list[Job], estimator, reserved: float = 0.0) -> advise_budget.Fit:
+        """The jobs (or parts) whose `passes` processes fit what is left, less `reserved` seconds."""
+        return advise_budget.fit(jobs, estimator, self.passes, max(self.left() - reserved, 0.0), self.elapsed())
+
+    def measure(self, jobs: list[Job], passes: int, records: dict, extra: bool = False) -> campaign.Campaign:
+        """`passes` processes of each job (those in `records` counted), then with `extra` more for
+        the noisiest while the budget lasts."""
+        seconds = max(self.left() - (FINISHING if extra else 0.0), 1.0)
+        most = max(passes, campaign.Budget.max_passes) if extra else passes
+        limits = campaign.Budget(passes=passes, max_passes=most, seconds=seconds,
+                                  job_timeout=max(60.0, min(campaign.Budget.job_timeout, JOB_SHARE * self.minutes * 60)))
+        figures = sum(len(j.figures) for j in jobs)
+        self.log(f"measuring {figures} figures in {len(jobs)} jobs, {passes} process(es) each, "
+                 f"{seconds / 60:.1f} min left of the budget")
+        return campaign.run(P.Plan(jobs, []), self.settings, limits, self.journal, log=self.log,
+                            quick=self.passes == 1, resumed=records)
+
+
+def left_out(checks: list[correctness.BackendCheck]) -> dict[tuple[str, str], str]:
+    """(target, operator) -> why it is not timed: an operator the backend could not run in its check."""
+    return {(target_text(c.backend, DEVICE), op): why for c in checks for op, why in c.cannot}
 
 
 def _without(jobs: list[Job], reasons: dict[tuple[str, str], str]) -> tuple[list[Job], list[P.Skipped]]:

@@ -38,7 +38,6 @@ from adcompare.sparse import to_dense
 
 OK, WRONG, NA = "ok", "wrong", "n/a"
 ESSENTIAL = ("primal", "vjp", "jvp")     # what a backend must run to be timed at all
-TIMED = ("vjp", "jvp")      # one warm call of each is timed (`BackendCheck.seconds`)
 CALLS = 3
 AD_RTOL = oracles.AD_RTOL["float64"]
 
@@ -76,23 +75,27 @@ class BackendCheck:
     reason: str | None
     checks: tuple[Check, ...] = ()
     cannot: tuple[tuple[str, str], ...] = ()
-    # Seconds of one warm VJP and JVP here (the fastest of CALLS): a rough size of the work, for
-    # planning how long a loop of them takes; not a measured figure.
+    # Seconds of one warm call of each operator checked (the fastest of CALLS), and of preparing
+    # it (build, compile, warm-up call): rough sizes of the work, for fitting the timed jobs into
+    # the budget (`run.advise_budget`); not measured figures.
     seconds: tuple[tuple[str, float], ...] = ()
+    prepare: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
         return {"status": self.status, "reason": self.reason, "checks": [c.to_dict() for c in self.checks],
-                "cannot_run": dict(self.cannot), "one_call_seconds": dict(self.seconds)}
+                "cannot_run": dict(self.cannot), "one_call_seconds": dict(self.seconds),
+                "prepare_seconds": dict(self.prepare)}
 
 
 def _value(backend: Backend, operator: Operator, inst: Instance, x: np.ndarray, direction,
-           timed: bool = False) -> tuple[np.ndarray, float | None] | str:
-    """(the operator's float64 result at x, and with `timed` the seconds of one warm call), or one
-    line saying why the backend cannot give it."""
+           timed: bool = True) -> tuple[np.ndarray, float | None, float] | str:
+    """(the operator's float64 result at x, with `timed` the seconds of one warm call, the seconds
+    of preparing it), or one line saying why the backend cannot give it."""
     try:
         prepared = backend.prepare(operator, inst, x, direction, device="cpu", dtype="float64")
         with np.errstate(all="ignore"):
-            return np.asarray(to_dense(prepared()), dtype=np.float64), (_one_call(prepared) if timed else None)
+            value = np.asarray(to_dense(prepared()), dtype=np.float64)
+        return value, (_one_call(prepared) if timed else None), prepared.prepare_seconds
     except Unavailable as err:
         return str(err)
     except Exception as err:   # the user's function meets something this framework cannot do
@@ -150,16 +153,17 @@ def _numpy_oracles(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 @dataclasses.dataclass
 class _Values:
     """One backend's results at x0, the reasons of the operators it could not run, and the
-    seconds of one call of each product (`BackendCheck.seconds`)."""
+    seconds of one call and of preparing each (`BackendCheck.seconds`, `.prepare`)."""
 
     values: dict[str, np.ndarray]
     reasons: dict[str, str]
     seconds: dict[str, float]
+    prepare: dict[str, float]
 
     def status(self, backend: str, checks: list[Check]) -> BackendCheck:
         failed = [c for c in checks if not c.ok]
         return BackendCheck(backend, WRONG if failed else OK, failed[0].line() if failed else None, tuple(checks),
-                            tuple(self.reasons.items()), tuple(self.seconds.items()))
+                            tuple(self.reasons.items()), tuple(self.seconds.items()), tuple(self.prepare.items()))
 
     def not_available(self, backend: str) -> BackendCheck | None:
         """n/a where the backend cannot run f, its VJP or its JVP."""
@@ -171,16 +175,14 @@ class _Values:
 
 def _values(backend: Backend, inst: Instance, v, t) -> _Values:
     """Every operator checked (the HVPs of a scalar f too) at x0 on one backend."""
-    out = _Values({}, {}, {})
+    out = _Values({}, {}, {}, {})
     for name in ESSENTIAL + (HVPS if inst.m == 1 else ()):
         op = OPERATORS[name]
-        got = _value(backend, op, inst, inst.x0, {"v": v, "t": t}.get(op.direction), timed=name in TIMED)
+        got = _value(backend, op, inst, inst.x0, {"v": v, "t": t}.get(op.direction))
         if isinstance(got, str):
             out.reasons[name] = got
             continue
-        out.values[name] = got[0]
-        if got[1] is not None:
-            out.seconds[name] = got[1]
+        out.values[name], out.seconds[name], out.prepare[name] = got
     return out
 
 
@@ -214,7 +216,7 @@ def _engine_oracles(inst: Instance, v, t, primal, fd_jt) -> tuple[_Oracles, Back
     fd_hvp = None
     if HVPS[0] in got.values:
         def gradient(z):
-            value = _value(engine, OPERATORS["vjp"], inst, z, np.ones(1))
+            value = _value(engine, OPERATORS["vjp"], inst, z, np.ones(1), timed=False)
             return np.full(inst.n, np.nan) if isinstance(value, str) else value[0]
         fd_hvp = oracles.fd_hvp(inst, inst.x0, t, gradient)
         checks += [_compare(name, "central differences of the engine's gradient", got.values[name], fd_hvp,
