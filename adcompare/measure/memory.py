@@ -14,6 +14,8 @@ was already resident, so the figure is what the call added. Linux only (`availab
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing
 import os
@@ -28,6 +30,8 @@ RESET_PEAK = "5"            # clear_refs: reset VmHWM to the current VmRSS
 # holds the imports and its figure is the call's own.
 PRELOAD = "adcompare.run.preload"
 DEFAULT_TIMEOUT = 600.0
+M_MMAP_THRESHOLD = -3       # glibc mallopt parameter
+MMAP_THRESHOLD = 128 * 1024  # glibc's default, held fixed (mallopt turns its dynamic raising off)
 
 
 class MeasurementFailed(RuntimeError):
@@ -80,6 +84,43 @@ def peak_here(fn: Callable[..., Any], *args: Any) -> int:
     baseline = reset_peak()
     fn(*args)
     return max(0, peak_since_reset() - baseline)
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+def fresh_pages() -> bool:
+    """Make freed memory leave the process, so a later call's allocations show in its peak.
+
+    glibc keeps what a program frees for reuse: blocks in its heaps, and (after a large mmapped
+    block is freed) it raises its mmap threshold so that blocks of that size stay in the heap
+    too. Memory reused that way is already resident and invisible to VmHWM. Fixing the threshold
+    (arrays ≥ 128 KiB are mmapped and unmapped on free) and trimming the heaps (malloc_trim)
+    returns it to the kernel. False where the C library is not glibc (nothing is done)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    gc.collect()
+    libc.malloc_trim(0)
+    return True
+
+
+def repeated_peaks(call: Callable[[], Any], repeats: int) -> list[int]:
+    """`repeats` peaks of call() in this process, each beyond the resident set just before it,
+    with the allocator's free memory returned first (`fresh_pages`). For a call already prepared
+    and warmed up here: what it needs beyond its inputs, constants and compiled code."""
+    peaks = []
+    for _ in range(repeats):
+        fresh_pages()
+        peaks.append(peak_here(call))
+    return peaks
 
 
 def _child(conn, fn, args) -> None:

@@ -1,0 +1,68 @@
+"""Peak memory of a call as the process sees it, on CPU targets: the resident bytes one call of a
+prepared, warmed-up operator needs beyond what the process held before it (its inputs, constants
+and compiled code), from the kernel's high-water mark (`adcompare.measure.memory`). Unlike tape
+bytes (what a backend says its tape holds), this counts everything: tape, temporaries, results,
+the framework's own scratch. Counted in one process, repeated so the figure has a spread."""
+
+from __future__ import annotations
+
+from adcompare.backends import DTYPES, Unavailable
+from adcompare.families import register_family
+from adcompare.families.base import Benchmark, Family
+from adcompare.families.cases import fits, sweep_cases
+from adcompare.families.profile import MAIN_SCALING, PRODUCT_OPERATORS
+from adcompare.ids import Target
+from adcompare.measure import memory, prepared
+from adcompare.measure.jobs import COUNT, ArmSpec, Job
+from adcompare.operators import OPERATORS
+from adcompare.problems import all_problems
+
+PEAK = Benchmark(
+    "memory.PeakMemory.track_peak_bytes", ("target", "dtype", "case", "operator"), "bytes",
+    "Peak resident memory of one call beyond what the process held before it (CPU targets).",
+    repeated=False, compare_as="peak memory")
+
+# Peaks per figure, each after returning the allocator's free memory to the kernel. They agree
+# to the page on numpy and our engine; torch and XLA vary by a few pages (thread-local caches).
+REPEATS = 5
+# main: the operators whose memory the report sets against each other (forward vs reverse, and
+# the primal beneath them), on the scaling problems' sweeps.
+MAIN_OPERATORS = ("primal",) + PRODUCT_OPERATORS
+
+
+def peak_figures(grid: str) -> list[tuple[str, str]]:
+    """(case, operator) pairs: main, the scaling problems' sweeps with primal, VJP and JVP;
+    full and wide, every problem's sweep with every operator that fits (nested problems, whose
+    calls take minutes, left out)."""
+    pairs = []
+    for problem in all_problems():
+        if problem.nested or (grid == "main" and problem.name not in MAIN_SCALING):
+            continue
+        operators = MAIN_OPERATORS if grid == "main" else tuple(OPERATORS)
+        pairs += [(c, op) for c in sweep_cases(problem) for op in operators if fits(c, op)]
+    return pairs
+
+
+@register_family
+class PeakMemory(Family):
+    name = "peak-memory"
+    title = "peak memory"
+    order = 52
+    benchmarks = (PEAK,)
+
+    def jobs(self, grid, target):
+        if Target.parse(target).device != "cpu":
+            return      # GPU targets: peak-device-memory
+        pairs = peak_figures(grid)
+        for dtype in (DTYPES if grid == "wide" else ("float64",)):
+            arms = tuple(ArmSpec(f"peak-rss@{c}/{op}", c, op, self.name, "peak-rss") for c, op in pairs)
+            figures = tuple(PEAK.figure((target, dtype, c, op), "bytes", (a.name,)) for (c, op), a in zip(pairs, arms))
+            yield Job(COUNT, target, dtype, arms, figures)
+
+    def count(self, job, arm):
+        if memory.unavailable_reason():
+            raise Unavailable(memory.unavailable_reason())
+        memory.fresh_pages()     # before preparing: the operator's own arrays are mmapped too
+        p = prepared.prepared(job.target, job.dtype, arm.case, arm.operator)   # warm-up call included
+        run, block = p.run, p.block
+        return memory.repeated_peaks(lambda: block(run()), REPEATS)
