@@ -1,0 +1,94 @@
+"""The peak-memory family: its measurement reads a known allocation at its size and agrees with
+tracemalloc on numpy, our engine's VJP peak is what its tape and live arrays account for, and
+its figures are in the grids, measured by the worker with a spread."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from adcompare import engine
+from adcompare.backends._common import problem_function
+from adcompare.families import get_family, peak_memory
+from adcompare.families.peak_memory import MAIN_OPERATORS, PEAK, REPEATS, peak_figures
+from adcompare.families.profile import MAIN_SCALING
+from adcompare.ids import Case
+from adcompare.measure import estimates, memory
+from adcompare.problems import get_problem
+from adcompare.run import plan, worker
+
+pytestmark = pytest.mark.skipif(memory.unavailable_reason() is not None,
+                                reason=str(memory.unavailable_reason()))
+
+MB = 2**20
+
+
+def test_a_known_allocation_reads_at_its_size():
+    """An array allocated (and written) inside the call reads within 2 % of its size, every time,
+    also after the same size was allocated and freed before (glibc would otherwise reuse it)."""
+    size = 16 * MB
+    np.ones(size // 8).sum()
+    peaks = memory.repeated_peaks(lambda: np.ones(size // 8).sum(), 3)
+    assert all(abs(p / size - 1) < 0.02 for p in peaks), peaks
+
+
+def test_the_process_peak_agrees_with_tracemalloc_on_numpy():
+    """Several temporaries of several sizes: the kernel's peak within 3 % + 256 KiB of
+    tracemalloc's (which sees every numpy buffer, and nothing else)."""
+    x = np.random.default_rng(0).standard_normal(1_000_000)
+
+    def call():
+        a = np.exp(x)
+        b = a * x + np.sin(x)
+        return float((b @ a) + np.concatenate([a, b]).sum())
+
+    call()
+    [peak] = memory.repeated_peaks(call, 1)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    call()
+    traced = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    assert abs(peak - traced) <= 0.03 * traced + 256 * 1024, (peak, traced)
+
+
+def test_the_engines_vjp_peak_is_its_tape_and_live_arrays():
+    """Measured peak of one VJP (recording and sweep) against the tape's bytes plus the output:
+    1.04–1.12 × at n = 20000 (scripts/engine_peak_memory.py); the rest is cotangents and
+    temporaries alive at once in one RK4 step. Held loosely here: within [1, 1.3]."""
+    inst = Case.parse("lorenz96:20000:steps=10").instance()
+    fun = problem_function(inst, engine.xp, inst.constants)
+    x, v = np.asarray(inst.x0, dtype=np.float64), np.ones(inst.m)
+    tape = engine.vjp(fun, x)[1].tape_bytes
+    call = lambda: engine.vjp(fun, x)[1](v)   # noqa: E731
+    call()
+    [peak] = memory.repeated_peaks(call, 1)
+    assert 1.0 <= peak / (tape + 8 * inst.m) <= 1.3, (peak, tape)
+
+
+def test_the_family_is_in_the_grids_on_cpu_only(monkeypatch):
+    main = peak_figures("main")
+    assert {op for _, op in main} == set(MAIN_OPERATORS)
+    grid = plan.plan("main", ["numpy:cpu"])
+    keys = {f.params for job in grid.jobs for f in job.figures if f.benchmark == PEAK.name}
+    assert {("numpy:cpu", "float64", c, op) for c, op in main} == keys
+    assert list(get_family("peak-memory").jobs("main", "torch:cuda")) == []
+    # full: every operator that fits, on every problem (here only the scaling ones: building
+    # every sweep's instances takes ~30 s)
+    monkeypatch.setattr(peak_memory, "all_problems", lambda: [get_problem(p) for p in MAIN_SCALING])
+    full = peak_figures("full")
+    assert set(main) <= set(full) and {"jacobian-rev", "hvp-rev-rev"} <= {op for _, op in full}
+
+
+def test_the_worker_measures_a_figure_with_its_spread():
+    [job] = [j for j in plan.plan("main", ["numpy:cpu"]).jobs if any(f.benchmark == PEAK.name for f in j.figures)]
+    job = job.with_figures([f for f in job.figures if f.params[2:] == ("square:100000", "vjp")])
+    record = worker.run_job(job, worker.QUICK)
+    [arm] = record["arms"].values()
+    assert len(arm["samples"]) == REPEATS
+    [fig] = estimates.aggregate(job, [record])
+    assert fig.status == "ok" and fig.unit == "bytes"
+    low, high = fig.estimate.ci
+    assert 1.6e6 < low <= fig.estimate.value <= high < 4e6     # y, x̄ and the cotangent: 0.8 MB each
