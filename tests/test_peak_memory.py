@@ -15,8 +15,9 @@ from adcompare.families import get_family, peak_memory
 from adcompare.families.peak_memory import MAIN_OPERATORS, PEAK, REPEATS, peak_figures
 from adcompare.families.profile import MAIN_SCALING
 from adcompare.ids import Case
-from adcompare.measure import estimates, memory
+from adcompare.measure import estimates, memory, stats
 from adcompare.problems import get_problem
+from adcompare.report.sections.common import Context
 from adcompare.run import plan, worker
 
 pytestmark = pytest.mark.skipif(memory.unavailable_reason() is not None,
@@ -93,3 +94,21 @@ def test_the_worker_measures_a_figure_with_its_spread():
     assert fig.status == "ok" and fig.unit == "bytes"
     low, high = fig.estimate.ci
     assert 1.6e6 < low <= fig.estimate.value <= high < 4e6     # y, x̄ and the cotangent: 0.8 MB each
+
+
+def test_repeated_readings_give_a_ci_and_identical_ones_an_exact_figure():
+    assert stats.repeated([4096] * 5).ci == pytest.approx((4096, 4096)) and stats.repeated([4096] * 5).log_se == 0
+    est = stats.repeated([100_000, 104_000, 96_000, 100_000, 100_000])
+    low, high = est.ci
+    assert low < 100_000 < high and high / low < 1.1
+    assert stats.repeated([0, 0, 4096]).ci is None     # a zero has no logarithm: the median, no spread
+
+
+def test_the_report_section_says_when_there_is_no_data():
+    from adcompare.report.sections import peak_memory as section
+    from adcompare.report.results import ResultSet
+
+    ctx = Context(ResultSet.__new__(ResultSet), None, [])
+    ctx.results.measurements = []
+    built = section.build(ctx)
+    assert built.title == section.TITLE and PEAK.name in built.blocks[0]
