@@ -15,16 +15,24 @@ so it runs exactly t(l, s) advances (`Schedule.advances` counts them).
 The step must be a function of (i, y) alone, y one array; what it closes over is constant. A
 loop that also reads a differentiated parameter (ode's right-hand side reads x) carries it in
 the state: y = [x; u], step returning [x; u'].
+
+`namespace(snaps)` is `engine.xp` with a `fori_loop` that does this for a problem's f as
+written: under `engine.vjp` the loop is one tape entry that keeps only its initial state, and
+its VJP rule runs the schedule (the loop's output costs one more forward pass of its steps).
 """
 
 from __future__ import annotations
 
 import functools
+import types
 from math import comb
 from typing import Any, Callable
 
 import numpy as np
 
+from adcompare.engine import namespace as engine_namespace
+from adcompare.engine.core import Primitive, Tracer, bind
+from adcompare.engine.reverse import Var
 from adcompare.engine.transforms import vjp
 
 
@@ -110,3 +118,36 @@ def checkpointed_vjp(step: Callable[[int, Any], Any], y0, v, steps: int, snaps: 
     schedule = Schedule(step, snaps)
     y_bar = schedule.reverse(np.asarray(y0), 0, steps, snaps, v)
     return schedule.output, y_bar, schedule
+
+
+def _plain_loop(lower: int, upper: int, body, y):
+    """The loop on plain arrays; a body that reads a traced value besides its carry is refused
+    (its cotangent would be lost)."""
+    for i in range(lower, upper):
+        y = body(i, y)
+        if isinstance(y, Tracer):
+            raise ValueError("a checkpointed fori_loop's body may read only its carry and constants; "
+                             "carry a differentiated parameter in the state (y = [x; u])")
+    return y
+
+
+def _loop_primitive(lower: int, upper: int, body, snaps: int) -> Primitive:
+    """The whole loop as one primitive: its output by plain steps, its VJP by the schedule."""
+    def rule(g, ans, y0):
+        if isinstance(y0, Tracer) or isinstance(g, Tracer):
+            raise NotImplementedError("a checkpointed fori_loop under nested transforms")
+        return Schedule(lambda i, u: body(lower + i, u), snaps).reverse(y0, 0, upper - lower, snaps, g)
+
+    return Primitive("checkpointed_fori_loop", lambda y0: _plain_loop(lower, upper, body, y0), None, (rule,), "args")
+
+
+def namespace(snaps: int) -> types.SimpleNamespace:
+    """`engine.xp` whose `fori_loop` is binomially checkpointed under reverse mode (an array
+    carry; a tuple carry, forward mode and plain arrays run the plain loop)."""
+    def fori_loop(lower, upper, body, init):
+        if isinstance(init, Var) and upper - lower >= 1:
+            return bind(_loop_primitive(lower, upper, body, snaps), (init,), {})
+        return engine_namespace.fori_loop(lower, upper, body, init)
+
+    public = {k: v for k, v in vars(engine_namespace).items() if not k.startswith("__")}
+    return types.SimpleNamespace(**{**public, "fori_loop": fori_loop})
