@@ -85,8 +85,9 @@ def test_the_family_is_in_the_grids_on_cpu_only(monkeypatch):
 
 
 def test_the_worker_measures_a_figure_with_its_spread():
-    [job] = [j for j in plan.plan("main", ["numpy:cpu"]).jobs if any(f.benchmark == PEAK.name for f in j.figures)]
-    job = job.with_figures([f for f in job.figures if f.params[2:] == ("square:100000", "vjp")])
+    wanted = (PEAK.name, ("numpy:cpu", "float64", "square:100000", "vjp"))
+    [job] = [j for j in plan.plan("main", ["numpy:cpu"]).jobs if any(f.key == wanted for f in j.figures)]
+    job = job.with_figures([f for f in job.figures if f.key == wanted])
     record = worker.run_job(job, worker.QUICK)
     [arm] = record["arms"].values()
     assert len(arm["samples"]) == REPEATS

@@ -11,7 +11,7 @@ from adcompare.families import register_family
 from adcompare.families.base import Benchmark, Family
 from adcompare.families.cases import fits, sweep_cases
 from adcompare.families.profile import MAIN_SCALING, PRODUCT_OPERATORS
-from adcompare.ids import Target
+from adcompare.ids import Case, Target
 from adcompare.measure import memory, prepared
 from adcompare.measure.jobs import COUNT, ArmSpec, Job
 from adcompare.operators import OPERATORS
@@ -58,16 +58,21 @@ class PeakMemory(Family):
         where = Target.parse(target)
         if where.device != "cpu" or (grid == "main" and where.backend not in MAIN_BACKENDS):
             return      # GPU targets: peak-device-memory; main: see MAIN_BACKENDS
-        pairs = peak_figures(grid)
+        by_problem: dict[str, list[tuple[str, str]]] = {}
+        for c, op in peak_figures(grid):
+            by_problem.setdefault(Case.parse(c).problem, []).append((c, op))
         for dtype in (DTYPES if grid == "wide" else ("float64",)):
-            arms = tuple(ArmSpec(f"peak-rss@{c}/{op}", c, op, self.name, "peak-rss") for c, op in pairs)
-            figures = tuple(PEAK.figure((target, dtype, c, op), "bytes", (a.name,)) for (c, op), a in zip(pairs, arms))
-            yield Job(COUNT, target, dtype, arms, figures)
+            for pairs in by_problem.values():     # a process per problem: what one leaves, the next never sees
+                arms = tuple(ArmSpec(f"peak-rss@{c}/{op}", c, op, self.name, "peak-rss") for c, op in pairs)
+                figures = tuple(PEAK.figure((target, dtype, c, op), "bytes", (a.name,))
+                                for (c, op), a in zip(pairs, arms))
+                yield Job(COUNT, target, dtype, arms, figures)
 
     def count(self, job, arm):
         if memory.unavailable_reason():
             raise Unavailable(memory.unavailable_reason())
         memory.fresh_pages()     # before preparing: the operator's own arrays are mmapped too
-        p = prepared.prepared(job.target, job.dtype, arm.case, arm.operator)   # warm-up call included
+        # uncached (`prepared` keeps every operator it built): each arm's is freed before the next
+        p = prepared.prepared.__wrapped__(job.target, job.dtype, arm.case, arm.operator)  # warm-up included
         run, block = p.run, p.block
         return memory.repeated_peaks(lambda: block(run()), REPEATS)
