@@ -77,7 +77,7 @@ def test_the_family_is_in_the_grids_on_cpu_only(monkeypatch):
     assert {("numpy:cpu", "float64", c, op) for c, op in main} == keys
     family = get_family("peak-memory")
     assert list(family.jobs("main", "torch:cuda")) == list(family.jobs("main", "torch:cpu")) == []
-    # full: every operator that fits, on every problem (here only the scaling ones: building
+    # full: the operators whose memory differs in kind, on every problem (here only the scaling ones: building
     # every sweep's instances takes ~30 s)
     monkeypatch.setattr(peak_memory, "all_problems", lambda: [get_problem(p) for p in MAIN_SCALING])
     full = peak_figures("full")

@@ -10,7 +10,7 @@ from adcompare.backends import DTYPES, Unavailable
 from adcompare.families import register_family
 from adcompare.families.base import Benchmark, Family
 from adcompare.families.cases import fits, sweep_cases
-from adcompare.families.profile import MAIN_SCALING, PRODUCT_OPERATORS
+from adcompare.families.profile import BATCHED_JACOBIANS, HVPS, MAIN_SCALING, PRODUCT_OPERATORS
 from adcompare.ids import Case, Target
 from adcompare.measure import memory, prepared
 from adcompare.measure.jobs import COUNT, ArmSpec, Job
@@ -31,18 +31,22 @@ REPEATS = 5
 # torch-compile (cold compile cache, shared 2-core machine), against the main job's 10 minutes.
 MAIN_OPERATORS = ("primal",) + PRODUCT_OPERATORS
 MAIN_BACKENDS = ("numpy",)
+# full: the operators whose memory differs in kind (batched Jacobians hold n or m directions at
+# once, HVPs nest); a loop or sparse Jacobian needs its result plus one product's. With every
+# operator a numpy pass took 590 s over the first four of the problems (affine, ba, brusselator,
+# det), against the full grid's 50 minutes for everything. wide: every operator.
+FULL_OPERATORS = MAIN_OPERATORS + BATCHED_JACOBIANS + HVPS
 
 
 def peak_figures(grid: str) -> list[tuple[str, str]]:
     """(case, operator) pairs: main, the scaling problems' sweeps with primal, VJP and JVP (on
-    our engine only: `MAIN_BACKENDS`);
-    full and wide, every problem's sweep with every operator that fits (nested problems, whose
-    calls take minutes, left out)."""
+    our engine only: `MAIN_BACKENDS`); full, every problem's sweep with `FULL_OPERATORS`; wide,
+    with every operator; where they fit (nested problems, whose calls take minutes, left out)."""
     pairs = []
     for problem in all_problems():
         if problem.nested or (grid == "main" and problem.name not in MAIN_SCALING):
             continue
-        operators = MAIN_OPERATORS if grid == "main" else tuple(OPERATORS)
+        operators = {"main": MAIN_OPERATORS, "full": FULL_OPERATORS}.get(grid, tuple(OPERATORS))
         pairs += [(c, op) for c in sweep_cases(problem) for op in operators if fits(c, op)]
     return pairs
 
