@@ -28,10 +28,10 @@ MB = 2**20
 
 def test_a_known_allocation_reads_at_its_size():
     """An array allocated (and written) inside the call reads within 2 % of its size, every time,
-    also after the same size was allocated and freed before (glibc would otherwise reuse it)."""
+    though each reading follows a call that allocated and freed the same size (which glibc
+    would otherwise keep and reuse unseen)."""
     size = 16 * MB
-    np.ones(size // 8).sum()
-    peaks = memory.repeated_peaks(lambda: np.ones(size // 8).sum(), 3)
+    peaks = memory.repeated_peaks_apart(lambda: np.ones(size // 8).sum(), 3)
     assert all(abs(p / size - 1) < 0.02 for p in peaks), peaks
 
 
@@ -46,7 +46,7 @@ def test_the_process_peak_agrees_with_tracemalloc_on_numpy():
         return float((b @ a) + np.concatenate([a, b]).sum())
 
     call()
-    [peak] = memory.repeated_peaks(call, 1)
+    [peak] = memory.repeated_peaks_apart(call, 1)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     call()
@@ -65,7 +65,7 @@ def test_the_engines_vjp_peak_is_its_tape_and_live_arrays():
     tape = engine.vjp(fun, x)[1].tape_bytes
     call = lambda: engine.vjp(fun, x)[1](v)   # noqa: E731
     call()
-    [peak] = memory.repeated_peaks(call, 1)
+    [peak] = memory.repeated_peaks_apart(call, 1)
     assert 1.0 <= peak / (tape + 8 * inst.m) <= 1.3, (peak, tape)
 
 
@@ -94,7 +94,9 @@ def test_the_worker_measures_a_figure_with_its_spread():
     [fig] = estimates.aggregate(job, [record])
     assert fig.status == "ok" and fig.unit == "bytes"
     low, high = fig.estimate.ci
-    assert 1.6e6 < low <= fig.estimate.value <= high < 4e6     # y, x̄ and the cotangent: 0.8 MB each
+    # y, x̄ and the cotangent, 0.8 MB each, and what the process's allocator history adds: 3.2 MB
+    # read in a process that had set glibc's threshold earlier, 4.3 MB in one that had not
+    assert 1.6e6 < low <= fig.estimate.value <= high < 5e6
 
 
 def test_repeated_readings_give_a_ci_and_identical_ones_an_exact_figure():

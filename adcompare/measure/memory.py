@@ -123,9 +123,9 @@ def repeated_peaks(call: Callable[[], Any], repeats: int) -> list[int]:
     return peaks
 
 
-def _child(conn, fn, args) -> None:
+def _child(conn, measure, args) -> None:
     try:
-        result = ("ok", peak_here(fn, *args))
+        result = ("ok", measure(*args))
     except BaseException as err:      # the parent reports it; the child must not hang
         result = ("error", traceback.format_exception_only(err)[-1].strip())
     conn.send(result)
@@ -140,11 +140,23 @@ def peak_bytes(fn: Callable[..., Any], *args: Any, start_method: str = "fork",
     framework has started threads here); "forkserver" forks from a server that preloaded the
     frameworks (`PRELOAD`), so fn and args must pickle. Raises MeasurementFailed if the call
     raises, the child dies (e.g. killed for memory) or outlasts `timeout` seconds."""
+    return _in_child(peak_here, (fn, *args), start_method, timeout)
+
+
+def repeated_peaks_apart(call: Callable[[], Any], repeats: int, timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+    """`repeated_peaks` in a child forked from this process, so that the allocator settings it
+    makes (`fresh_pages`) stay out of this one (a test session, a script that also times). The
+    child's first reading carries its own start (1.5 MB more seen on a 16 MB array): it is dropped."""
+    return _in_child(repeated_peaks, (call, repeats + 1), "fork", timeout)[1:]
+
+
+def _in_child(measure: Callable[..., Any], args: tuple, start_method: str, timeout: float) -> Any:
+    """measure(*args) in a child process; its result, or MeasurementFailed."""
     context = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         context.set_forkserver_preload([PRELOAD])
     receive, send = context.Pipe(duplex=False)
-    proc = context.Process(target=_child, args=(send, fn, args), daemon=True)
+    proc = context.Process(target=_child, args=(send, measure, args), daemon=True)
     proc.start()
     send.close()
     try:
