@@ -4,6 +4,7 @@ its figures are in the grids, measured by the worker with a spread."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import tracemalloc
 
@@ -27,27 +28,30 @@ pytestmark = pytest.mark.skipif(memory.unavailable_reason() is not None,
 MB = 2**20
 
 
+def _ones_sum(size: int) -> float:
+    return float(np.ones(size // 8).sum())
+
+
+def _temporaries(x: np.ndarray) -> float:
+    a = np.exp(x)
+    b = a * x + np.sin(x)
+    return float((b @ a) + np.concatenate([a, b]).sum())
+
+
 def test_a_known_allocation_reads_at_its_size():
     """An array allocated (and written) inside the call reads within 2 % of its size, every time,
     though each reading follows a call that allocated and freed the same size (which glibc
-    would otherwise keep and reuse unseen)."""
+    would otherwise keep and reuse unseen). In a fresh process ("spawn"): see repeated_peaks_apart."""
     size = 16 * MB
-    peaks = memory.repeated_peaks_apart(lambda: np.ones(size // 8).sum(), 3)
+    peaks = memory.repeated_peaks_apart(functools.partial(_ones_sum, size), 3, "spawn")
     assert all(abs(p / size - 1) < 0.02 for p in peaks), peaks
 
 
 def test_the_process_peak_agrees_with_tracemalloc_on_numpy():
     """Several temporaries of several sizes: the kernel's peak within 3 % + 256 KiB of
     tracemalloc's (which sees every numpy buffer, and nothing else)."""
-    x = np.random.default_rng(0).standard_normal(1_000_000)
-
-    def call():
-        a = np.exp(x)
-        b = a * x + np.sin(x)
-        return float((b @ a) + np.concatenate([a, b]).sum())
-
-    call()
-    [peak] = memory.repeated_peaks_apart(call, 1)
+    call = functools.partial(_temporaries, np.random.default_rng(0).standard_normal(1_000_000))
+    [peak] = memory.repeated_peaks_apart(call, 1, "spawn")
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     call()

@@ -143,11 +143,14 @@ def peak_bytes(fn: Callable[..., Any], *args: Any, start_method: str = "fork",
     return _in_child(peak_here, (fn, *args), start_method, timeout)
 
 
-def repeated_peaks_apart(call: Callable[[], Any], repeats: int, timeout: float = DEFAULT_TIMEOUT) -> list[int]:
-    """`repeated_peaks` in a child forked from this process, so that the allocator settings it
-    makes (`fresh_pages`) stay out of this one (a test session, a script that also times). The
-    child's first reading carries its own start (1.5 MB more seen on a 16 MB array): it is dropped."""
-    return _in_child(repeated_peaks, (call, repeats + 1), "fork", timeout)[1:]
+def repeated_peaks_apart(call: Callable[[], Any], repeats: int, start_method: str = "fork",
+                         timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+    """`repeated_peaks` in a child process, so that the allocator settings it makes
+    (`fresh_pages`) stay out of this one (a test session, a script that also times). The child's
+    first reading carries its own start (1.5 MB more seen on a 16 MB array): it is dropped. A
+    child forked from a process that ran much else (a test session with torch and jax loaded)
+    read 10–30 % over an array's size: "spawn" starts a fresh one (call must pickle)."""
+    return _in_child(repeated_peaks, (call, repeats + 1), start_method, timeout)[1:]
 
 
 def _in_child(measure: Callable[..., Any], args: tuple, start_method: str, timeout: float) -> Any:
