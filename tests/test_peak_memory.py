@@ -100,9 +100,10 @@ def test_the_worker_measures_a_figure_with_its_spread():
     [fig] = estimates.aggregate(job, [record])
     assert fig.status == "ok" and fig.unit == "bytes"
     low, high = fig.estimate.ci
-    # y, x̄ and the cotangent, 0.8 MB each, and what the process's allocator history adds: 3.2 MB
-    # read in a process that had fixed glibc's mmap threshold earlier, 4.3 MB in one that had not
-    assert 1.6e6 < low <= fig.estimate.value <= high < 5e6
+    # y, x̄ and the cotangent, 0.8 MB each, and what the process's history adds: 3.2 MB read in a
+    # process that had fixed glibc's mmap threshold earlier, 4.3 MB in a fresh pytest, 5.1 MB
+    # forked from an xdist worker that had run other tests
+    assert 1.6e6 < low <= fig.estimate.value <= high < 8e6
 
 
 def test_repeated_readings_give_a_ci_and_identical_ones_an_exact_figure():
