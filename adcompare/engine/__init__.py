@@ -11,7 +11,8 @@
 the engine's own ops, so transforms nest to any depth (tests take third derivatives).
 `pullback.tape_bytes` is the memory the recording keeps for the sweep (saved residuals only).
 Layout: `core` (tracer, bind), `primitives` (the table of numpy implementation + JVP + VJP +
-pattern rules), `namespace` (engine.xp), `forward`, `reverse`, `sparsity`, `transforms`.
+pattern rules), `namespace` (engine.xp), `forward`, `reverse`, `sparsity`, `transforms`, and
+`checkpoint` (reverse mode through a loop on Griewank's binomial schedule).
 """
 
 from adcompare.engine import namespace as xp

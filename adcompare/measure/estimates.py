@@ -89,6 +89,7 @@ def process_estimate(spec: FigureSpec, record: Mapping[str, Any]) -> dict:
     if spec.formula == "bytes":
         out["log"] = math.log(a["count"]) if a["count"] > 0 else -math.inf
         out["count"] = a["count"]
+        out["samples"] = a.get("samples")
         return out
     if spec.formula in ("prepare", "first-call"):
         out["log"] = math.log(a["prepare"])
@@ -159,7 +160,8 @@ def aggregate(job: Job, records: Sequence[Mapping[str, Any]], quick: bool = Fals
             continue
         logs = [e["log"] for _, e in ok]
         if spec.formula == "bytes":
-            estimate = stats.exact(ok[0][1]["count"])
+            samples = ok[0][1]["samples"]
+            estimate = stats.repeated(samples) if samples else stats.exact(ok[0][1]["count"])
             flags = []
         else:
             fallback = _round_se(spec, ok[0][0]) if len(ok) == 1 else None

@@ -14,6 +14,8 @@ was already resident, so the figure is what the call added. Linux only (`availab
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing
 import os
@@ -28,6 +30,8 @@ RESET_PEAK = "5"            # clear_refs: reset VmHWM to the current VmRSS
 # holds the imports and its figure is the call's own.
 PRELOAD = "adcompare.run.preload"
 DEFAULT_TIMEOUT = 600.0
+M_MMAP_THRESHOLD = -3       # glibc mallopt parameter
+MMAP_THRESHOLD = 128 * 1024  # glibc's default, held fixed (mallopt turns its dynamic raising off)
 
 
 class MeasurementFailed(RuntimeError):
@@ -82,9 +86,46 @@ def peak_here(fn: Callable[..., Any], *args: Any) -> int:
     return max(0, peak_since_reset() - baseline)
 
 
-def _child(conn, fn, args) -> None:
+def _libc():
+    name = ctypes.util.find_library("c")
     try:
-        result = ("ok", peak_here(fn, *args))
+        libc = ctypes.CDLL(name)
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+def fresh_pages() -> bool:
+    """Make freed memory leave the process, so a later call's allocations show in its peak.
+
+    glibc keeps what a program frees for reuse: blocks in its heaps, and (after a large mmapped
+    block is freed) it raises its mmap threshold so that blocks of that size stay in the heap
+    too. Memory reused that way is already resident and invisible to VmHWM. Fixing the threshold
+    (arrays ≥ 128 KiB are mmapped and unmapped on free) and trimming the heaps (malloc_trim)
+    returns it to the kernel. False where the C library is not glibc (nothing is done)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    gc.collect()
+    libc.malloc_trim(0)
+    return True
+
+
+def repeated_peaks(call: Callable[[], Any], repeats: int) -> list[int]:
+    """`repeats` peaks of call() in this process, each beyond the resident set just before it,
+    with the allocator's free memory returned first (`fresh_pages`). For a call already prepared
+    and warmed up here: what it needs beyond its inputs, constants and compiled code."""
+    peaks = []
+    for _ in range(repeats):
+        fresh_pages()
+        peaks.append(peak_here(call))
+    return peaks
+
+
+def _child(conn, measure, args) -> None:
+    try:
+        result = ("ok", measure(*args))
     except BaseException as err:      # the parent reports it; the child must not hang
         result = ("error", traceback.format_exception_only(err)[-1].strip())
     conn.send(result)
@@ -99,11 +140,26 @@ def peak_bytes(fn: Callable[..., Any], *args: Any, start_method: str = "fork",
     framework has started threads here); "forkserver" forks from a server that preloaded the
     frameworks (`PRELOAD`), so fn and args must pickle. Raises MeasurementFailed if the call
     raises, the child dies (e.g. killed for memory) or outlasts `timeout` seconds."""
+    return _in_child(peak_here, (fn, *args), start_method, timeout)
+
+
+def repeated_peaks_apart(call: Callable[[], Any], repeats: int, start_method: str = "fork",
+                         timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+    """`repeated_peaks` in a child process, so that the allocator settings it makes
+    (`fresh_pages`) stay out of this one (a test session, a script that also times). The child's
+    first reading carries its own start (1.5 MB more seen on a 16 MB array): it is dropped. A
+    child forked from a process that ran much else (a test session with torch and jax loaded)
+    read 10–30 % over an array's size: "spawn" starts a fresh one (call must pickle)."""
+    return _in_child(repeated_peaks, (call, repeats + 1), start_method, timeout)[1:]
+
+
+def _in_child(measure: Callable[..., Any], args: tuple, start_method: str, timeout: float) -> Any:
+    """measure(*args) in a child process; its result, or MeasurementFailed."""
     context = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         context.set_forkserver_preload([PRELOAD])
     receive, send = context.Pipe(duplex=False)
-    proc = context.Process(target=_child, args=(send, fn, args), daemon=True)
+    proc = context.Process(target=_child, args=(send, measure, args), daemon=True)
     proc.start()
     send.close()
     try:

@@ -102,6 +102,19 @@ def exact(value: float) -> Estimate:
     return Estimate(math.log(value) if value > 0 else -math.inf, 0.0, 1, 1)
 
 
+def repeated(values: Sequence[float]) -> Estimate:
+    """A counted figure read several times in one process (a peak of memory): the mean of the
+    logs, and its standard error over the readings. Identical readings give an exact figure; a
+    zero reading (no page touched) has no logarithm, so then the median stands without a spread."""
+    if len(set(values)) == 1:
+        return exact(values[0])
+    if min(values) <= 0:
+        median = statistics.median(values)
+        return Estimate(math.log(median) if median > 0 else -math.inf, None, 1, 1)
+    logs = [math.log(v) for v in values]
+    return Estimate(statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs)), len(logs) - 1, 1)
+
+
 def relative_halfwidth(ci: tuple[float, float] | None) -> float:
     """Half the CI's width as a fraction of the value, on the log scale: √(hi/lo) − 1."""
     if ci is None or ci[0] <= 0:

@@ -13,7 +13,7 @@ Record layout (JSON):
     {"job": id, "kind", "target", "dtype", "pass", "pid", "started": unix seconds, "seconds": wall,
      "arms": {name: {"seconds": [per round], "calls": c, "warmup": [per-call seconds while
                      calibrating], "prepare": seconds}            # timing / prepare / first-call
-             | {"count": bytes}                                   # count jobs
+             | {"count": bytes, "samples": [bytes, ...]?}         # count jobs (samples: repeated)
              | {"unavailable": reason} | {"error": text}},
      "rounds": R}
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -135,11 +136,19 @@ def _first_call(job: Job, settings: Settings, record: dict) -> None:
             record["arms"][arm.name] = {key: last}
 
 
+def _counted(value) -> dict:
+    """A count's record: one number, or repeated readings (a peak of memory) and their median."""
+    if isinstance(value, (list, tuple)):
+        samples = [int(v) for v in value]
+        return {"count": int(statistics.median(samples)), "samples": samples}
+    return {"count": int(value)}
+
+
 def _count(job: Job, record: dict) -> None:
     """Counters (tape bytes, colours, peak device bytes), each read by the family that owns it."""
     for arm in job.arms:
         try:
-            record["arms"][arm.name] = {"count": int(get_family(arm.family).count(job, arm))}
+            record["arms"][arm.name] = _counted(get_family(arm.family).count(job, arm))
         except Unavailable as err:
             record["arms"][arm.name] = {"unavailable": str(err)}
         except Exception as err:
