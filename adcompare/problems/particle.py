@@ -7,12 +7,20 @@ from adcompare.problems.registry import Choice, Problem, register
 # one (the force, a gradient inside the objective); f forward, r reverse.
 MODES = Choice(("ff", "fr", "rf", "rr"))
 MODE_NAMES = {"f": "fwd", "r": "rev"}
-STEP = 1e-1                     # Euler's time step
+# The option `rate` is Euler steps per SPAN units of time (Δt = SPAN/rate): GradBench's Δt = 0.1 is
+# rate 40. The default, rate 1 (Δt = 4), crosses the axis in 6 steps instead of ~352, and for every
+# w in [−1, 1] within 7 (at Δt = 1 or 2 some w there orbit forever), so the test instance is cheap
+# on every backend and its loops end.
+SPAN = 4.0
+GRADBENCH_RATE = 40
 START, VELOCITY = (0.0, 8.0), (0.75, 0.0)
 FIXED_CHARGE = (10.0, 0.0)
 CONTROLLED_X, CONTROLLED_Y = 10.0, 10.0     # the controlled charge sits at (10, 10 − w)
-# Far above the descents GradBench's instance needs (83 accepted steps from w = 0).
-ITERATIONS = 1000
+# A bound far above the descent GradBench's instance needs (83 accepted steps from w = 0); the
+# default, one step, is the test instance.
+GRADBENCH_ITERATIONS = 1000
+# GradBench's whole run (its check value is for this instance from w₀ = 0).
+GRADBENCH_RUN = {"iterations": GRADBENCH_ITERATIONS, "rate": GRADBENCH_RATE}
 
 
 def variant_modes(choice: str) -> tuple[str, str]:
@@ -24,34 +32,38 @@ def variant_modes(choice: str) -> tuple[str, str]:
 class Particle(Problem):
     """GradBench's particle (Pearlmutter & Siskind): steer a charged particle into the origin, R → R.
 
-    A unit charge starts at x(0) = (0, 8) with velocity ẋ(0) = (0.75, 0) in the potential of two
-    fixed unit charges at (10, 10 − w) and (10, 0),
+    A particle of unit mass and charge starts at x(0) = (0, 8) with velocity ẋ(0) = (0.75, 0) in
+    the field of two fixed unit charges at (10, 10 − w) and (10, 0); its potential is
 
-        p(x; w) = 1/‖x − (10, 10 − w)‖ + 1/‖x − (10, 0)‖,   force −∇ₓp(x; w)   (unit mass).
+        p(x; w) = 1/‖x − (10, 10 − w)‖ + 1/‖x − (10, 0)‖,   and the force on it is −∇ₓp(x; w).
 
-    Naive Euler steps of Δt = 0.1 (x ← x + Δt ẋ, ẋ ← ẋ − Δt ∇ₓp at the old x) run while the next
-    position is above the x-axis (`xp.while_loop`: the count depends on w); the crossing is
-    interpolated, t_f = −x₁/ẋ₁, and the objective is the miss x₀(t_f)², with x(t_f) = x + t_f ẋ.
-    The output is w minimising it by GradBench's gradient descent (`descent.argmin`) from the
-    input w₀: f(w₀) = argmin_w x₀(t_f; w)².
+    Naive Euler with Δt = 4/`rate` (GradBench: 0.1, rate 40) updates position and velocity from the
+    old state, x ← x + Δt ẋ, ẋ ← ẋ − Δt ∇ₓp(x; w), as long as the next position would still be
+    above the x-axis (`xp.while_loop`: the step count depends on w). From the last position above
+    the axis, the line along ẋ meets it at x + t_f ẋ with t_f = −x₁/ẋ₁ (the same point as from the
+    first position below: both lie on that line), and the miss is its first coordinate squared,
+    M(w) = x₀(t_f; w)². The output is GradBench's gradient descent on M (`descent.argmin`) from
+    the input w₀: f(w₀) = argmin_w M(w), at most `iterations` descent steps.
 
-    Nested AD: the objective contains a gradient (the force), and the descent differentiates the
-    objective. `modes` picks each derivative's mode, outer then inner (ff, fr, rf, rr: f forward,
-    r reverse), through `xp.grad`; all four give the same w. From GradBench's w₀ = 0 the result
-    is 0.2071918746486116 (its check); `iterations` bounds each descent (GradBench's has no bound;
-    the default is never reached there).
+    Nested AD: M contains a gradient (the force, the inner derivative), and the descent takes M's
+    gradient (the outer one). `modes` picks their modes, outer then inner (ff, fr, rf, rr: f
+    forward, r reverse) through `xp.grad`; all four compute the same w. GradBench's run is
+    `iterations=1000, rate=40` (its descent stops by itself after 83 accepted steps, so the bound
+    is never met), and from w₀ = 0 it ends at w = 0.2071918746486116 (GradBench's check). The
+    default, one step at Δt = 4 (6 Euler steps per M instead of ~352), is the test instance.
     """
 
     name = "particle"
     summary = ("GradBench particle: the w that steers an Euler-integrated charge into the origin, by gradient "
                "descent over a gradient (nested AD; `modes` ff/fr/rf/rr)")
     test_size = 1
-    options = {"modes": MODES, "iterations": ITERATIONS}
+    options = {"modes": MODES, "iterations": 1, "rate": 1}
     nested = True
 
     def f(self, xp, x, c):
         outer, inner = variant_modes(c["modes"])
         start, velocity, fixed, controlled_x = c["start"], c["velocity"], c["fixed"], c["controlled_x"]
+        step = SPAN / c["rate"]
 
         def miss(w):
             charges = xp.stack([xp.concat([controlled_x, CONTROLLED_Y - w]), fixed])
@@ -64,11 +76,11 @@ class Particle(Problem):
 
             def above(state):
                 position, speed = state
-                return (position + STEP * speed)[1] > 0
+                return (position + step * speed)[1] > 0
 
             def euler(state):
                 position, speed = state
-                return position + STEP * speed, speed + STEP * -force(position)
+                return position + step * speed, speed - step * force(position)
 
             position, speed = xp.while_loop(above, euler, (start, velocity))
             crossing = position + (-position[1] / speed[1]) * speed
@@ -83,16 +95,16 @@ class Particle(Problem):
         return 1
 
     def sweep(self):
-        # One step of each descent, and GradBench's whole run (the bound not reached): the
-        # nested-modes family times each in every mode pair.
-        return [{"iterations": 1}, {}]
+        # The test instance and GradBench's whole run: the nested-modes family times each in
+        # every mode pair.
+        return [{}, dict(GRADBENCH_RUN)]
 
     def main_instance(self):
-        return {"iterations": 1}
+        return {}
 
-    def constants(self, n, rng, modes, iterations, **opts):
-        # modes and iterations stay Python values: structure, not data.
-        return {"modes": modes, "iterations": iterations, "start": np.array(START),
+    def constants(self, n, rng, modes, iterations, rate, **opts):
+        # modes, iterations and rate stay Python values: structure, not data.
+        return {"modes": modes, "iterations": iterations, "rate": rate, "start": np.array(START),
                 "velocity": np.array(VELOCITY), "fixed": np.array(FIXED_CHARGE),
                 "controlled_x": np.array([CONTROLLED_X])}
 

@@ -4,8 +4,10 @@ from adcompare.problems import descent
 from adcompare.problems.particle import MODES, variant_modes
 from adcompare.problems.registry import Problem, register
 
-# Far above the descents GradBench's instance needs (170 outer steps, up to 155 inner ones).
-ITERATIONS = 1000
+# A bound far above the descents GradBench's instance needs (170 outer steps, up to 155 inner
+# ones); the default, one step of each descent, is the test instance.
+GRADBENCH_ITERATIONS = 1000
+GRADBENCH_RUN = {"iterations": GRADBENCH_ITERATIONS}
 
 
 @register
@@ -14,24 +16,26 @@ class Saddle(Problem):
 
         F(p₁, p₂) = (p₁₀² + p₁₁²) − (p₂₀² + p₂₁²),   p₁, p₂ ∈ R²
 
-    (GradBench's `saddle.hpp`; its README's formula has a typo), saddle point at the origin. From
-    the input s, with GradBench's gradient descent (`descent`) and every descent starting at s:
+    (GradBench's README writes the same function with p₁ = (x₁, y₁) and p₂ = (x₂, y₂)); its
+    saddle point is the origin. From the input s, with GradBench's gradient descent (`descent`)
+    and every descent starting at s:
 
         r₁ = argmin_{p₁} max_{p₂} F(p₁, p₂),   r₂ = argmax_{p₂} F(r₁, p₂),   f(s) = (r₁, r₂).
 
     The inner max is itself a descent (its gradient ∇_{p₂}F the inner derivative), and the outer
     descent differentiates it with respect to p₁: nested AD. `modes` picks the outer mode (also
-    r₂'s gradient) and the inner one: ff, fr, rf, rr (f forward, r reverse); all four give the
-    same points. From GradBench's s = (1, 1) every coordinate ends at 8.246324826140356e-06 (its
-    check), near the origin within the descents' tolerance 10⁻⁵; `iterations` bounds each
-    descent (GradBench's has no bound; the default is never reached there).
+    r₂'s gradient, as GradBench asks) and the inner one: ff, fr, rf, rr (f forward, r reverse);
+    all four give the same points. `iterations` bounds each descent: GradBench's run is
+    `iterations=1000` (its descents stop by themselves well before), and from its s = (1, 1)
+    every coordinate ends at 8.246324826140356e-06 (GradBench's check), at the origin within the
+    descents' tolerance 10⁻⁵. The default, one step of each descent, is the test instance.
     """
 
     name = "saddle"
     summary = ("GradBench saddle: min over p1 of max over p2 of |p1|^2 - |p2|^2 by nested gradient descent "
                "(nested AD; `modes` ff/fr/rf/rr)")
     test_size = 2
-    options = {"modes": MODES, "iterations": ITERATIONS}
+    options = {"modes": MODES, "iterations": 1}
     nested = True
 
     def f(self, xp, x, c):
@@ -61,12 +65,12 @@ class Saddle(Problem):
         return 2
 
     def sweep(self):
-        # One step of each descent, and GradBench's whole run (the bound not reached): the
-        # nested-modes family times each in every mode pair.
-        return [{"iterations": 1}, {}]
+        # The test instance and GradBench's whole run: the nested-modes family times each in
+        # every mode pair.
+        return [{}, dict(GRADBENCH_RUN)]
 
     def main_instance(self):
-        return {"iterations": 1}
+        return {}
 
     def constants(self, n, rng, modes, iterations, **opts):
         return {"modes": modes, "iterations": iterations}    # structure, not data
