@@ -2,13 +2,12 @@
 times it) in each of its mode pairs (outer, inner: ff, fr, rf, rr), all timed in one job per target
 and size, so every pair's ratio is taken in the same interleaved rounds and drift cancels in it.
 
-Which sizes, where: each descent's first step (the problem's main instance) on every target in
-every grid, GradBench's whole run (its sweep's other size) on targets that compile loops
-(`Backend.compiles_loops`: jax-jit runs it in milliseconds) in full and wide. Eager backends
-dispatch each of thousands of small operations: one step of particle (~1,400 Euler steps, each
-with its inner gradient) took 1.6–4 s per call on numpy, 8–15 s on torch, 30–55 s on eager jax
-(2-core VM), so particle's first step runs eagerly in the wide grid only; saddle's (8–280 ms)
-everywhere. GradBench's whole run is ~40 times particle's first step and ~3,000 times saddle's.
+Which sizes, where: the test instance (the problem's main instance: one step of each descent,
+particle at Δt = 4; 10–100 ms per call on eager backends) on every target in the full and wide
+grids; GradBench's whole run (its sweep's other size) only on targets that compile loops
+(`Backend.compiles_loops`: jax-jit runs it in about a second), since eagerly it takes 37 s
+(saddle) and 83 s (particle) per call on numpy. The main grid has none: its job is at its
+10-minute budget, and eager jax's first calls alone compile for seconds per problem.
 """
 
 from __future__ import annotations
@@ -31,9 +30,6 @@ VARIANT_RATIO = Benchmark(
     "t(this mode pair) / t(the other), a nested problem's primal timed in the same interleaved rounds.",
     compare_as="cost ratios", goal=(0.02, 0.05))
 
-# Problems whose first step is too slow for eager targets outside the wide grid (seconds per call).
-EAGER_WIDE_ONLY = ("particle",)
-
 
 def variant_option(problem: Problem) -> str:
     """The option whose choices are the mode pairs (the problem's one `Choice` option)."""
@@ -49,12 +45,11 @@ def variants(problem: Problem, options: dict) -> list[tuple[str, str]]:
 
 def sizes(grid: str, target: str, problem: Problem) -> list[dict]:
     """The instances (as keywords) timed on `target` in `grid` (see the module docstring)."""
-    loops = backend_of(target).compiles_loops
+    if grid == "main":
+        return []
     first = problem.main_instance()
-    out = [first] if loops or grid == "wide" or problem.name not in EAGER_WIDE_ONLY else []
-    if grid != "main" and loops:
-        out += [kw for kw in problem.sweep() if kw != first]
-    return out
+    whole = [kw for kw in problem.sweep() if kw != first] if backend_of(target).compiles_loops else []
+    return [first, *whole]
 
 
 def variant_job(target: str, dtype: str, problem: Problem, options: dict) -> Job:
