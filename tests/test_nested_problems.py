@@ -125,3 +125,22 @@ def test_gradbench_saddle_check_compiled():
 ])
 def test_gradbench_checks_on_our_engine(problem, x, check, run):
     np.testing.assert_allclose(ad.primal(problem, x, modes="rr", **run), check, rtol=1e-13)
+
+
+def test_the_nested_modes_family_times_every_pair_in_one_job():
+    """The full grid times saddle's four pairs on numpy in one job (their seconds and all six
+    ratios), GradBench's whole run only where loops compile; the main grid has none."""
+    from adcompare.families.nested_modes import NestedModes
+    from adcompare.measure import estimates
+    from adcompare.run import worker
+
+    family = NestedModes()
+    assert list(family.jobs("main", "numpy:cpu")) == []
+    eager = {job.arms[0].case for job in family.jobs("full", "numpy:cpu")}
+    compiled = {job.arms[0].case for job in family.jobs("full", "jax-jit:cpu")}
+    assert eager == {"particle:1:iterations=1,modes=ff,rate=1", "saddle:2:iterations=1,modes=ff"}
+    assert compiled == eager | {"particle:1:iterations=1000,modes=ff,rate=40", "saddle:2:iterations=1000,modes=ff"}
+    [job] = [j for j in family.jobs("full", "numpy:cpu") if j.arms[0].case.startswith("saddle")]
+    assert [arm.name for arm in job.arms] == list(PAIRS)
+    figures = estimates.aggregate(job, [worker.run_job(job, worker.QUICK)])
+    assert len(figures) == 4 + 6 and all(f.status == "ok" for f in figures)
