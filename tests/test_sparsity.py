@@ -28,6 +28,10 @@ LARGER = {"where", "max all", "max axis", "max keepdims", "numpy constant"}
 # Problems with an entry that is zero at every x although f reads that input: lstm multiplies its
 # input weights by the constant bits of its text, and a bit that is 0 at every step hides them.
 CONSTANT_ZEROS = {"lstm"}
+# Problems whose pattern is looser than their Jacobian by structure: saddle's outer descent steps
+# along the gradient of Σp₁² − Σp₂², diagonal in p₁, but the detector sees the gradient's
+# cotangent broadcast from a sum (every coordinate reading every other).
+LOOSE_PATTERNS = {"saddle"}
 
 
 def nonzeros(f, xs) -> np.ndarray:
@@ -114,7 +118,7 @@ def test_every_problem_pattern_contains_the_dense_nonzeros(inst):
     found = nonzeros(lambda z: inst.f(engine.xp, z), [inst.x0] + random_inputs(inst.x0))
     dense = pattern.toarray()
     assert not (found & ~dense).any(), "a non-zero outside the pattern"
-    if inst.name not in CONSTANT_ZEROS:
+    if inst.name not in CONSTANT_ZEROS | LOOSE_PATTERNS:
         np.testing.assert_array_equal(dense, found)
     else:
         assert found.sum() < dense.sum()
