@@ -32,7 +32,8 @@ NOT_NESTABLE = {
     # Euler loop. saddle's outer gradient does not: its inner loop's carry never depends on p₁.
     **{("jax-jit", "particle", m): "while loop" for m in ("rf", "rr")},
 }
-EXHAUSTIVE_ONLY = {("jax", "particle"), ("jax", "saddle"), ("jax-jit", "saddle")}
+EXHAUSTIVE_ONLY = {("jax", "particle"), ("jax", "saddle"), ("jax-jit", "saddle"), ("jax-jit", "particle"),
+                   ("torch", "particle")}
 # GradBench's check values (its evals' `expect`), from its inputs w₀ = 0 and s = (1, 1).
 PARTICLE_CHECK = 0.2071918746486116
 SADDLE_CHECK = 8.246324826140356e-06

@@ -531,7 +531,7 @@ def test_worked_example_rows_match_the_closed_form():
 def test_sections_are_one_module_each_in_page_order(built):
     _, html = built
     ids = [m.build.__module__.rsplit(".", 1)[1] for m in S.modules()]
-    assert ids == ["machines", "example", "crossover", "workloads", "sparse", "scaling", "memory", "ratios", "compile",
+    assert ids == ["machines", "example", "crossover", "workloads", "sparse", "scaling", "memory", "peak_memory", "ratios", "compile",
                    "noise", "runs"]
     assert re.findall(r'<section id="(\w+)">', html) == ids
     titles = re.findall(r"<h2>(\d+) · (.*?)</h2>", html)
@@ -551,7 +551,7 @@ def test_adding_a_section_is_one_new_module(tmp_path, monkeypatch):
     res = load_results(FIXTURE)
     monkeypatch.setattr(S.modules()[1], "build", lambda ctx: S.Section("example", "skipped", ""))  # no frameworks
     html = page.render(res, FIXTURE, tmp_path / "index.html")
-    assert '<section id="extra"><h2>11 · An extra section</h2><p>2 machines</p>' in html
+    assert '<section id="extra"><h2>12 · An extra section</h2><p>2 machines</p>' in html
 
 
 def test_machines_are_listed_side_by_side_with_their_environment(built, figures):
@@ -571,9 +571,9 @@ def test_sections_and_memory_story_are_present(built):
                  "Machines, versions and runs", "0 bytes by construction", "Figures flagged as noisy",
                  "A/A controls: the noise floor", "Runs merged into the plotted results"):
         assert text in html, text
-    # the fixture has every family but the workloads and sparse Jacobians (tests/test_report_workloads.py
-    # and tests/test_report_sparse.py run those)
-    assert html.count('class="nodata"') == 2
+    # the fixture has every family but the workloads, sparse Jacobians and measured peak memory
+    # (tests/test_report_workloads.py, tests/test_report_sparse.py and tests/test_peak_memory.py run those)
+    assert html.count('class="nodata"') == 3
     assert "No data for workload ratios" in html and "No data for sparse Jacobians" in html
 
 
@@ -642,7 +642,7 @@ def test_missing_families_get_a_short_note_not_an_empty_chart(tmp_path):
     for text in ("No data for the n × m crossover grid", "No data for tape memory", "No data for peak device memory",
                  "No data for A/A controls", "Scaling with n", "machine cpubox"):
         assert text in html, text
-    assert html.count('class="nodata"') == 7   # the four above, workloads, sparse and the missing run records
+    assert html.count('class="nodata"') == 8   # the four above, workloads, sparse, peak memory, the missing run records
     blas_row = re.search(r"<td>BLAS kernel</td>(.*?)</tr>", html).group(1)
     assert blas_row == "<td>unknown</td><td>unknown</td>"
 

@@ -49,7 +49,7 @@ def build(ctx: Context) -> Section:
              "under their tape); the table sets them side by side.</p>")
     peak = [m for m in ctx.results.of(PEAK.name) if parsed(m)]
     if not peak:
-        return Section("peak-memory", TITLE, intro, [no_data("peak memory", PEAK.name)])
+        return Section("peak_memory", TITLE, intro, [no_data("peak memory", PEAK.name)])
     tape = [m for m in ctx.results.of(R.TAPE) if parsed(m)]
     blocks: list = caveats(ctx, peak, [PEAK.name])
     ms = [m for m in keep_series_with(peak, facet, size) if m.value > 0]     # a log axis has no 0
@@ -65,4 +65,4 @@ def build(ctx: Context) -> Section:
         blocks.append(no_data("peak memory across n (several n of one problem)", PEAK.name))
     blocks += ["<h3>VJP peak against its tape</h3>"] + against_tape(peak, tape)
     blocks.append(note(f"Measured as asv benchmark <code>{esc(PEAK.name)}</code>."))
-    return Section("peak-memory", TITLE, intro, blocks)
+    return Section("peak_memory", TITLE, intro, blocks)
